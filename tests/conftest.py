@@ -24,9 +24,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    """A real local Ray instance (2 CPUs, loopback), shared by every test that needs one."""
+def _init_ray():
     import ray
 
     if not ray.is_initialized():
@@ -35,10 +33,41 @@ def ray_local():
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
             configure_logging=False,
-            log_to_driver=True,
         )
-    yield ray
+    return ray
+
+
+@pytest.fixture(scope="session")
+def _ray_session():
+    yield
+    import ray
+
     ray.shutdown()
+
+
+@pytest.fixture
+def ray_local(_ray_session):
+    """A real local Ray instance (2 CPUs, loopback), shared across the session.
+
+    Function-scoped so a test that must stop it (the `ray start` / `ray job submit` test) can, and
+    the next test brings it back.
+    """
+    return _init_ray()
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory, _ray_session) -> str:
+    """A small synthetic NTU-format dataset, preprocessed to Parquet once per session."""
+    from data_pipeline.process import PreprocessConfig
+
+    from data_pipeline.pipeline import run_preprocess
+    from data_pipeline.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(str(root / "raw"), 160, seed=0)
+    _init_ray()
+    run_preprocess(str(root / "raw"), str(root / "parquet"), dataset="ntu60", cfg=PreprocessConfig())
+    return str(root / "parquet")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,32 @@
+"""Fine-tune a pretrained SkeletonMAE encoder + classification head (all weights) on Ray Train.
+
+    python jobs/finetune.py --pretrained <MLflow run ID | checkpoint path>
+    python jobs/finetune.py --pretrained RUN_ID --data.label_fraction 0.1   # semi-supervised, 10% labels
+    python jobs/finetune.py --pretrained RUN_ID --register_as skelmae-classifier
+
+The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a signature.
+"""
+
+import sys
+
+from skelmae.config import ConfigError, load_config
+from skelmae.job_config import FinetuneConfig
+from skelmae.runner import run_finetune
+
+
+def main(argv: list[str]) -> int:
+    try:
+        cfg = load_config(FinetuneConfig, argv)
+    except ConfigError as e:
+        print(f"finetune: config error: {e}", file=sys.stderr)
+        return 2
+    result = run_finetune(cfg)
+    m = result["metrics"]
+    print(f"finetune MLflow run : {result['run_id']} ({result['tracking_uri']})")
+    print(f"val accuracy        : top1={m.get('val_acc', float('nan')):.4f} top5={m.get('val_top5', float('nan')):.4f}")
+    print(f"model               : {result['model_uri']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

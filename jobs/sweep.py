@@ -1,0 +1,34 @@
+"""Ray Tune sweep over masking strategy and ratio, each trial scored on a downstream kNN accuracy.
+
+    python jobs/sweep.py                                   # embedded default: 3 ratios, tiny, synthetic
+    python jobs/sweep.py --strategies random,joint,frame,spatiotemporal --mask_ratios 0.6,0.75,0.9
+    python jobs/sweep.py --search random --num_samples 12 --lrs 0.0005,0.001,0.002
+    python jobs/sweep.py --name my-sweep --resume          # finished trials are not rerun
+    python -m dashboards.compare --experiment skelmae     # compare the trials
+
+Fields of skelmae.sweep.SweepConfig are flags; `--pretrain.X` reaches the per-trial pretraining config.
+"""
+
+import sys
+
+from skelmae.config import ConfigError, load_config
+from skelmae.sweep import SweepConfig, run_sweep
+
+
+def main(argv: list[str]) -> int:
+    try:
+        cfg = load_config(SweepConfig, argv)
+    except ConfigError as e:
+        print(f"sweep: config error: {e}", file=sys.stderr)
+        return 2
+    out = run_sweep(cfg)
+    print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({out['tracking_uri']})")
+    for t in sorted(out["trials"], key=lambda t: -t["score"]):
+        print(f"  {t['strategy']:>15} ratio={t['mask_ratio']:.2f} score={t['score']:.4f} "
+              f"epochs={t['epochs_trained']} {t['decision']}")
+    print(f"best: {out['best_params']} score={out['best_score']:.4f} (run {out['best_run_id']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,249 @@
+"""Driver side of the training jobs: one MLflow run per job, one Ray Train `TorchTrainer` fit.
+
+The driver validates the config (already done by `load_config`), resolves data and the tracking
+store, creates the MLflow run (params, tags, config file), builds the Ray Datasets, fits, and logs
+the final checkpoint. Workers log per-epoch metrics to the same run from rank 0.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import mlflow
+import ray
+import ray.train
+from mlflow.tracking import MlflowClient
+from ray.train.torch import TorchTrainer
+
+from data_pipeline.parquet_io import manifest_hash
+from skelmae.config import dump_yaml, flatten
+from skelmae.datasets import count_split, label_subset, load_split_arrays, resolve_data_path, split_dataset
+from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig, TrackingConfig
+from skelmae.model_config import ModelConfig
+from skelmae.tracking import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
+from skelmae.train_loops import CHECKPOINT_FILE, finetune_loop, linear_eval_loop, pretrain_loop
+
+NUM_FIGURE_SAMPLES = 4
+
+
+def init_ray() -> None:
+    """Join the cluster named by RAY_ADDRESS (as under `ray job submit`), or start/join a local one."""
+    if not ray.is_initialized():
+        ray.init(configure_logging=False)
+
+
+def _run_name(kind: str, tracking: TrackingConfig) -> str:
+    return tracking.run_name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _storage_path(tracking: TrackingConfig) -> str:
+    p = tracking.storage_path
+    return p if "://" in p else str(Path(p).expanduser().resolve())
+
+
+def _find_run(client: MlflowClient, experiment_id: str, run_name: str, kind: str) -> str | None:
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`mlflow.runName` = '{run_name}' and tags.job_kind = '{kind}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: dict | None = None,
+                     resume: bool = False, parent_run_id: str | None = None) -> tuple[str, str]:
+    """Create (or, on resume, reopen) the job's MLflow run; returns (tracking_uri, run_id)."""
+    tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
+    experiment_id = ensure_experiment(cfg.tracking.experiment, tracking_uri)
+    client = MlflowClient(tracking_uri)
+    run_id = _find_run(client, experiment_id, run_name, kind) if resume else None
+    if run_id is not None:
+        client.update_run(run_id, status="RUNNING")
+        return tracking_uri, run_id
+    tags = {
+        "job_kind": kind,
+        "git_commit": git_commit(),
+        "benchmark": cfg.data.benchmark,
+        "dataset_path": data_path,
+        "dataset_manifest_hash": manifest_hash(data_path),
+        "seed": str(cfg.seed),
+        **(extra_tags or {}),
+    }
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, run_name=run_name, tags=tags)
+    run_id = run.info.run_id
+    params = flatten(asdict(cfg))
+    params = {k: ("" if v is None else v) for k, v in params.items()}
+    items = list(params.items())
+    for i in range(0, len(items), 90):
+        client.log_batch(run_id, params=[mlflow.entities.Param(k, str(v)[:6000]) for k, v in items[i : i + 90]])
+    client.log_text(run_id, dump_yaml(cfg), "config.yaml")
+    return tracking_uri, run_id
+
+
+def _scaling(s: ScalingConfig) -> ray.train.ScalingConfig:
+    return ray.train.ScalingConfig(
+        num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker}
+    )
+
+
+def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int):
+    trainer = TorchTrainer(
+        loop,
+        train_loop_config=loop_config,
+        scaling_config=_scaling(cfg.scaling),
+        run_config=ray.train.RunConfig(
+            name=run_name,
+            storage_path=_storage_path(cfg.tracking),
+            failure_config=ray.train.FailureConfig(max_failures=max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+        ),
+        datasets=datasets,
+    )
+    return trainer.fit()
+
+
+def _finish(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str | None:
+    """Log the final checkpoint as an artifact, close the run; returns the local checkpoint file."""
+    client = MlflowClient(tracking_uri)
+    ckpt_file = None
+    if result.error is not None:
+        client.set_terminated(run_id, status="FAILED")
+        raise RuntimeError(f"training failed: {result.error}") from result.error
+    if log_checkpoint and result.checkpoint is not None:
+        with result.checkpoint.as_directory() as d:
+            client.log_artifact(run_id, os.path.join(d, CHECKPOINT_FILE), "checkpoint")
+        ckpt_file = _checkpoint_file(result.checkpoint)
+    client.set_terminated(run_id, status="FINISHED")
+    return ckpt_file
+
+
+def _checkpoint_file(checkpoint: ray.train.Checkpoint) -> str:
+    fs = checkpoint.filesystem
+    if fs is None or fs.type_name == "local":
+        return os.path.join(checkpoint.path, CHECKPOINT_FILE)
+    return f"{fs.type_name}://{checkpoint.path}/{CHECKPOINT_FILE}"
+
+
+def _model_config_from_checkpoint(path: str) -> ModelConfig:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    return ModelConfig(**state["model_config"])
+
+
+def _figure_samples(data_path: str, cfg: PretrainConfig) -> dict | None:
+    x, y, ids = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames, cfg.data.eval_crop,
+                                  limit=NUM_FIGURE_SAMPLES)
+    if len(ids) == 0:
+        return None
+    return {"x": x, "label": y, "sample_id": ids}
+
+
+# ---------------------------------------------------------------------------- jobs
+def run_pretrain(cfg: PretrainConfig) -> dict:
+    data_path = resolve_data_path(cfg.data)
+    run_name = _run_name("pretrain", cfg.tracking)
+    tracking_uri, run_id = start_mlflow_run("pretrain", cfg, data_path, run_name, resume=cfg.resume)
+    print(f"[skelmae] pretrain run {run_name}: MLflow run {run_id} at {tracking_uri}")
+    init_ray()
+    b = cfg.data.benchmark
+    n_train = count_split(data_path, b, "train")
+    datasets = {
+        "train": split_dataset(data_path, b, "train"),
+        "knn_train": split_dataset(data_path, b, "train"),
+        "knn_val": split_dataset(data_path, b, "test"),
+    }
+    loop_config = {
+        "cfg": asdict(cfg),
+        "tracking_uri": tracking_uri,
+        "run_id": run_id,
+        "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
+        "figure_samples": _figure_samples(data_path, cfg),
+    }
+    if cfg.fail_at_epoch >= 0:
+        loop_config["fault_marker"] = os.path.join(_storage_path(cfg.tracking), run_name, "injected_fault")
+    result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
+    ckpt = _finish(tracking_uri, run_id, result, log_checkpoint=True)
+    out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
+           "data_path": data_path, "metrics": dict(result.metrics or {})}
+    print(f"[skelmae] pretraining done: checkpoint {ckpt}")
+    if cfg.linear_eval:
+        lin = LinearEvalConfig(
+            pretrained=run_id, model=cfg.model,
+            data=cfg.data.__class__(**{**asdict(cfg.data), "path": data_path}),
+            scaling=cfg.scaling, tracking=TrackingConfig(**{**asdict(cfg.tracking), "run_name": ""}),
+            seed=cfg.seed, knn_k=cfg.knn_k,
+        )
+        out["linear_eval"] = run_linear_eval(lin)
+    return out
+
+
+def run_finetune(cfg: FinetuneConfig) -> dict:
+    data_path = resolve_data_path(cfg.data)
+    tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
+    pretrained_file, pretrain_run = (None, None)
+    if cfg.pretrained:
+        pretrained_file, pretrain_run = resolve_pretrained(cfg.pretrained, tracking_uri)
+        cfg.model = _model_config_from_checkpoint(pretrained_file)
+    run_name = _run_name("finetune", cfg.tracking)
+    tags = {"pretrained": cfg.pretrained, "label_fraction": str(cfg.data.label_fraction)}
+    if pretrain_run:
+        tags["pretrain_run_id"] = pretrain_run
+    tracking_uri, run_id = start_mlflow_run("finetune", cfg, data_path, run_name, extra_tags=tags)
+    print(f"[skelmae] finetune run {run_name}: MLflow run {run_id} at {tracking_uri}")
+    init_ray()
+    b = cfg.data.benchmark
+    subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
+    n_train = count_split(data_path, b, "train", subset)
+    datasets = {"train": split_dataset(data_path, b, "train", subset), "val": split_dataset(data_path, b, "test")}
+    loop_config = {
+        "cfg": asdict(cfg),
+        "tracking_uri": tracking_uri,
+        "run_id": run_id,
+        "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
+        "pretrained_file": pretrained_file,
+    }
+    result = _fit(finetune_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
+    if result.error is None and result.checkpoint is not None:
+        from skelmae.serving import log_classifier
+
+        with result.checkpoint.as_directory() as d:
+            log_classifier(tracking_uri, run_id, os.path.join(d, CHECKPOINT_FILE), data_path, cfg)
+    ckpt = _finish(tracking_uri, run_id, result, log_checkpoint=True)
+    print(f"[skelmae] fine-tuning done: val_acc {result.metrics.get('val_acc')}, checkpoint {ckpt}")
+    return {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
+            "metrics": dict(result.metrics or {}), "model_uri": f"runs:/{run_id}/model"}
+
+
+def run_linear_eval(cfg: LinearEvalConfig) -> dict:
+    data_path = resolve_data_path(cfg.data)
+    tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
+    pretrained_file, pretrain_run = (None, None)
+    if cfg.pretrained:
+        pretrained_file, pretrain_run = resolve_pretrained(cfg.pretrained, tracking_uri)
+        cfg.model = _model_config_from_checkpoint(pretrained_file)
+    run_name = _run_name("linear_eval", cfg.tracking)
+    tags = {"pretrained": cfg.pretrained or "random-init", "label_fraction": str(cfg.data.label_fraction)}
+    if pretrain_run:
+        tags["pretrain_run_id"] = pretrain_run
+    tracking_uri, run_id = start_mlflow_run("linear_eval", cfg, data_path, run_name, extra_tags=tags)
+    init_ray()
+    b = cfg.data.benchmark
+    subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
+    datasets = {"train": split_dataset(data_path, b, "train", subset), "val": split_dataset(data_path, b, "test")}
+    loop_config = {"cfg": asdict(cfg), "tracking_uri": tracking_uri, "run_id": run_id,
+                   "pretrained_file": pretrained_file}
+    # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
+    result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
+    _finish(tracking_uri, run_id, result, log_checkpoint=False)
+    metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
+    print(f"[skelmae] linear eval: linear_acc {metrics.get('linear_acc'):.4f}, knn_acc "
+          f"{metrics.get('knn_acc'):.4f} (MLflow run {run_id}; `mlflow ui --backend-store-uri {tracking_uri}`)")
+    return {"run_id": run_id, "run_name": run_name, "metrics": metrics, "tracking_uri": tracking_uri}

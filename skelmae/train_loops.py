@@ -1,0 +1,373 @@
+"""The per-worker training loops that Ray Train runs: MAE pretraining, fine-tuning, linear eval.
+
+Each loop gets `config = {"cfg": <job config as dict>, ...driver facts}` and reads its data shard
+with `ray.train.get_dataset_shard`. Rank 0 alone logs to the job's MLflow run (created by the
+driver); every rank calls `ray.train.report` the same number of times.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+from skelmae.config import from_dict
+from skelmae.datasets import SequenceBatcher
+from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
+from skelmae.knn import knn_accuracy, topk_accuracy, train_linear_probe
+from skelmae.model import SkeletonClassifier, SkeletonMAE, load_encoder_weights
+from skelmae.schedule import lr_at, param_groups
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+# ---------------------------------------------------------------------------- worker plumbing
+class RunLogger:
+    """Rank 0's handle on the job's MLflow run (the driver created it and owns its lifecycle)."""
+
+    def __init__(self, tracking_uri: str, run_id: str):
+        self.client = MlflowClient(tracking_uri)
+        self.run_id = run_id
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        ts = int(time.time() * 1000)
+        batch = [Metric(k, float(v), ts, step) for k, v in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_figure(self, figure, path: str) -> None:
+        self.client.log_figure(self.run_id, figure, path)
+
+    def log_table(self, df, path: str) -> None:
+        self.client.log_table(self.run_id, df, path)
+
+
+def _setup(seed: int, scaling: ScalingConfig) -> tuple[int, int, torch.device]:
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    if scaling.torch_threads:
+        torch.set_num_threads(scaling.torch_threads)
+    torch.manual_seed(seed * 1000 + rank)
+    np.random.seed((seed * 1000 + rank) % 2**32)
+    return rank, world, ray.train.torch.get_device()
+
+
+def _autocast(device: torch.device, precision: str):
+    on = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if on else nullcontext()
+
+
+def _distributed(world: int) -> bool:
+    return world > 1 and dist.is_available() and dist.is_initialized()
+
+
+def _sum_across(values: list[float], world: int) -> list[float]:
+    t = torch.tensor(values, dtype=torch.float64)
+    if _distributed(world):
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+@torch.no_grad()
+def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world, precision):
+    """Pooled features of this worker's shard, gathered from all workers: ([N, D], [N])."""
+    feats, labels = [], []
+    for batch in ray.train.get_dataset_shard(shard_name).iter_torch_batches(
+        batch_size=batch_size, collate_fn=batcher
+    ):
+        with _autocast(device, precision):
+            _, pooled = encoder.encode(batch["x"].to(device))
+        feats.append(pooled.float().cpu())
+        labels.append(batch["label"])
+    f = torch.cat(feats) if feats else torch.zeros(0, 0)
+    y = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
+    if _distributed(world):
+        parts: list = [None] * world
+        dist.all_gather_object(parts, (f, y))
+        f = torch.cat([p[0] for p in parts if len(p[0])])
+        y = torch.cat([p[1] for p in parts if len(p[1])])
+    return f, y
+
+
+def _save_checkpoint(state: dict) -> ray.train.Checkpoint:
+    tmp = tempfile.mkdtemp(prefix="skelmae-ckpt-")
+    torch.save(state, os.path.join(tmp, CHECKPOINT_FILE))
+    return ray.train.Checkpoint.from_directory(tmp)
+
+
+def _load_checkpoint(ckpt: ray.train.Checkpoint) -> dict:
+    with ckpt.as_directory() as d:
+        return torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu", weights_only=False)
+
+
+def _maybe_inject_fault(epoch: int, fail_at_epoch: int, marker: str | None, rank: int) -> None:
+    # Test-only: crash once (the marker survives the restart, so the retry runs through).
+    if epoch == fail_at_epoch and rank == 0 and marker and not os.path.exists(marker):
+        Path(marker).parent.mkdir(parents=True, exist_ok=True)
+        Path(marker).write_text(f"crashed at epoch {epoch}\n")
+        raise RuntimeError(f"injected fault at epoch {epoch} (fail_at_epoch)")
+
+
+# ---------------------------------------------------------------------------- pretraining
+def pretrain_loop(config: dict) -> None:
+    cfg = from_dict(PretrainConfig, config["cfg"])
+    rank, world, device = _setup(cfg.seed, cfg.scaling)
+    logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
+
+    model = SkeletonMAE(cfg.model)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(0.9, 0.95))
+    start_epoch, last_score = 0, 0.0
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        state = _load_checkpoint(ckpt)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = state["epoch"] + 1
+        last_score = state.get("last_score", 0.0)
+    model = ray.train.torch.prepare_model(model)
+    mae = _unwrap(model)
+
+    steps_per_epoch = max(1, config["steps_per_epoch"])
+    shard = ray.train.get_dataset_shard("train")
+    eval_batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
+    figure_samples = config.get("figure_samples")
+
+    for epoch in range(start_epoch, cfg.optim.epochs):
+        _maybe_inject_fault(epoch, cfg.fail_at_epoch, config.get("fault_marker"), rank)
+        model.train()
+        batcher = SequenceBatcher(
+            cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
+            rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[cfg.seed, epoch, rank],
+        )
+        loss_sum, seen, wait_s, t0 = 0.0, 0, 0.0, time.perf_counter()
+        t_wait = time.perf_counter()
+        for step, batch in enumerate(shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)):
+            wait_s += time.perf_counter() - t_wait
+            lr = lr_at(epoch + step / steps_per_epoch, cfg.optim)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            x = batch["x"].to(device)
+            with _autocast(device, cfg.scaling.precision):
+                loss, _, _ = model(x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            optimizer.step()
+            loss_sum += loss.item() * len(x)
+            seen += len(x)
+            t_wait = time.perf_counter()
+        elapsed = time.perf_counter() - t0
+        loss_total, seen_total, wait_max = _sum_across([loss_sum, seen, wait_s], world)
+        metrics = {
+            "epoch": epoch,
+            "loss": loss_total / max(seen_total, 1),
+            "lr": lr_at(epoch + 1, cfg.optim),
+            "sequences_per_s": seen_total / elapsed,
+            "loader_sequences_per_s": seen_total / max(wait_max, 1e-9),
+        }
+        last = epoch == cfg.optim.epochs - 1
+        if (cfg.knn_every and (epoch + 1) % cfg.knn_every == 0) or last:
+            mae.eval()
+            bank = _shard_features(mae, "knn_train", eval_batcher, cfg.optim.batch_size, device, world,
+                                   cfg.scaling.precision)
+            query = _shard_features(mae, "knn_val", eval_batcher, cfg.optim.batch_size, device, world,
+                                    cfg.scaling.precision)
+            metrics["knn_acc"] = last_score = knn_accuracy(*bank, *query, k=cfg.knn_k)
+        if rank == 0:
+            logger.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+        # Tune's objective: the latest downstream score (pretraining loss is not comparable across
+        # mask ratios), carried between evaluation epochs so every report has it.
+        metrics["score"] = last_score
+        figure_due = (cfg.figure_every and (epoch + 1) % cfg.figure_every == 0) or last
+        if rank == 0 and figure_samples is not None and figure_due:
+            _log_reconstruction(mae, figure_samples, cfg, logger, epoch, device)
+        checkpoint = None
+        if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
+            checkpoint = _save_checkpoint({
+                "model": mae.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": {"epoch": epoch + 1, "steps_per_epoch": steps_per_epoch},
+                "epoch": epoch,
+                "config": config["cfg"],
+                "model_config": config["cfg"]["model"],
+                "mlflow_run_id": config["run_id"],
+                "last_score": last_score,
+            })
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _log_reconstruction(mae, samples: dict, cfg: PretrainConfig, logger: RunLogger, epoch: int, device) -> None:
+    from skelmae.reconstruction import reconstruction_figure
+
+    fig = reconstruction_figure(mae, samples, cfg.model, device=device, seed=cfg.seed)
+    logger.log_figure(fig, f"reconstructions/epoch_{epoch:03d}.png")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------- fine-tuning
+def finetune_loop(config: dict) -> None:
+    cfg = from_dict(FinetuneConfig, config["cfg"])
+    rank, world, device = _setup(cfg.seed, cfg.scaling)
+    logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
+
+    model = SkeletonClassifier(cfg.model, cfg.data.num_classes, dropout=cfg.dropout)
+    if config.get("pretrained_file"):
+        load_encoder_weights(model, config["pretrained_file"])
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr)
+    start_epoch = 0
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        state = _load_checkpoint(ckpt)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch = state["epoch"] + 1
+    model = ray.train.torch.prepare_model(model)
+    clf = _unwrap(model)
+
+    steps_per_epoch = max(1, config["steps_per_epoch"])
+    shard = ray.train.get_dataset_shard("train")
+    eval_batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
+    for epoch in range(start_epoch, cfg.optim.epochs):
+        model.train()
+        batcher = SequenceBatcher(
+            cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
+            rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[cfg.seed, epoch, rank],
+        )
+        loss_sum, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
+        for step, batch in enumerate(shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)):
+            lr = lr_at(epoch + step / steps_per_epoch, cfg.optim)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            x, y = batch["x"].to(device), batch["label"].to(device)
+            with _autocast(device, cfg.scaling.precision):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            optimizer.step()
+            loss_sum += loss.item() * len(x)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(x)
+        elapsed = time.perf_counter() - t0
+
+        model.eval()
+        v_correct, v_top5, v_seen = 0.0, 0.0, 0
+        preds, trues = [], []
+        with torch.no_grad():
+            for batch in ray.train.get_dataset_shard("val").iter_torch_batches(
+                batch_size=cfg.optim.batch_size, collate_fn=eval_batcher
+            ):
+                x, y = batch["x"].to(device), batch["label"].to(device)
+                with _autocast(device, cfg.scaling.precision):
+                    logits = clf(x).float()
+                v_correct += (logits.argmax(1) == y).sum().item()
+                v_top5 += topk_accuracy(logits, y, 5) * len(y)
+                v_seen += len(y)
+                preds.append(logits.argmax(1).cpu())
+                trues.append(y.cpu())
+        totals = _sum_across([loss_sum, correct, seen, v_correct, v_top5, v_seen], world)
+        metrics = {
+            "epoch": epoch,
+            "loss": totals[0] / max(totals[2], 1),
+            "train_acc": totals[1] / max(totals[2], 1),
+            "val_acc": totals[3] / max(totals[5], 1),
+            "val_top5": totals[4] / max(totals[5], 1),
+            "lr": lr_at(epoch + 1, cfg.optim),
+            "sequences_per_s": totals[2] / elapsed,
+        }
+        last = epoch == cfg.optim.epochs - 1
+        if last:
+            y_true, y_pred = _gather_labels(trues, preds, world)
+        if rank == 0:
+            logger.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+            if last:
+                _log_confusion(logger, y_true, y_pred, cfg.data.num_classes)
+        checkpoint = None
+        if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
+            checkpoint = _save_checkpoint({
+                "model": clf.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": {"epoch": epoch + 1, "steps_per_epoch": steps_per_epoch},
+                "epoch": epoch,
+                "config": config["cfg"],
+                "model_config": config["cfg"]["model"],
+                "num_classes": cfg.data.num_classes,
+                "mlflow_run_id": config["run_id"],
+            })
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _gather_labels(trues: list, preds: list, world: int) -> tuple[np.ndarray, np.ndarray]:
+    y = torch.cat(trues) if trues else torch.zeros(0, dtype=torch.long)
+    p = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    if _distributed(world):
+        parts: list = [None] * world
+        dist.all_gather_object(parts, (y, p))
+        y = torch.cat([q[0] for q in parts])
+        p = torch.cat([q[1] for q in parts])
+    return y.numpy(), p.numpy()
+
+
+def _log_confusion(logger: RunLogger, y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> None:
+    from skelmae.evaluation_figures import log_confusion
+
+    log_confusion(logger, y_true, y_pred, num_classes)
+
+
+# ---------------------------------------------------------------------------- linear evaluation
+def linear_eval_loop(config: dict) -> None:
+    cfg = from_dict(LinearEvalConfig, config["cfg"])
+    rank, world, device = _setup(cfg.seed, cfg.scaling)
+    logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
+
+    # Same construction and seed on every rank, so a random-init baseline is one model, not N.
+    torch.manual_seed(cfg.seed)
+    encoder = SkeletonMAE(cfg.model)
+    if config.get("pretrained_file"):
+        load_encoder_weights(encoder, config["pretrained_file"])
+    encoder.to(device).eval()
+    batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
+    t0 = time.perf_counter()
+    train_f, train_y = _shard_features(encoder, "train", batcher, cfg.batch_size, device, world,
+                                       cfg.scaling.precision)
+    val_f, val_y = _shard_features(encoder, "val", batcher, cfg.batch_size, device, world, cfg.scaling.precision)
+    extract_s = time.perf_counter() - t0
+
+    metrics: dict = {}
+    if rank == 0:
+        probe = train_linear_probe(train_f, train_y, cfg.data.num_classes, epochs=cfg.epochs, lr=cfg.lr,
+                                   weight_decay=cfg.weight_decay, seed=cfg.seed)
+        with torch.no_grad():
+            logits = probe(val_f)
+            train_acc = (probe(train_f).argmax(1) == train_y).float().mean().item()
+        metrics = {
+            "linear_acc": topk_accuracy(logits, val_y, 1),
+            "linear_top5": topk_accuracy(logits, val_y, 5),
+            "linear_train_acc": train_acc,
+            "knn_acc": knn_accuracy(train_f, train_y, val_f, val_y, k=cfg.knn_k),
+            "num_train": len(train_y),
+            "num_val": len(val_y),
+            "feature_sequences_per_s": (len(train_y) + len(val_y)) / extract_s,
+        }
+        logger.log_metrics(metrics, step=0)
+        _log_confusion(logger, val_y.numpy(), logits.argmax(1).numpy(), cfg.data.num_classes)
+    ray.train.report(metrics)
