@@ -104,7 +104,13 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
         name = prefix + sorted(unknown)[0]
         raise ConfigError(name, f"unknown field (known: {', '.join(sorted(types_))})")
     kwargs = {k: _coerce(v, types_[k], prefix + k) for k, v in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        # A section that checks itself at construction (e.g. resolving a model preset).
+        if prefix and not e.field.startswith(prefix):
+            raise ConfigError(prefix + e.field, str(e).split(": ", 1)[-1]) from None
+        raise
 
 
 def to_dict(cfg: Any) -> dict:

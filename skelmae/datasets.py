@@ -11,11 +11,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
-import ray
 import torch
 
-from data_pipeline.parquet_io import read_samples, sample_array, samples_dir, split_filter
+from data_pipeline.parquet_io import read_samples, read_split_dataset, sample_array
 from skelmae.augment import random_rotate_scale, valid_crop_resize
 from skelmae.job_config import DataConfig
 
@@ -24,9 +22,8 @@ COLUMNS = ["sample_id", "label", "num_frames", "joints"]
 
 def embedded_dataset(cfg: DataConfig) -> str:
     """The synthetic NTU-format dataset, generated and preprocessed once into the cache directory."""
-    from data_pipeline.process import PreprocessConfig
-
     from data_pipeline.pipeline import run_preprocess
+    from data_pipeline.process import PreprocessConfig
     from data_pipeline.synthetic import generate_dataset
 
     root = Path(os.path.expanduser(cfg.cache_dir)) / f"synthetic-n{cfg.synthetic_samples}-s{cfg.synthetic_seed}"
@@ -65,10 +62,7 @@ def label_subset(data_path: str, benchmark: str, fraction: float, seed: int) -> 
 
 def split_dataset(data_path: str, benchmark: str, part: str, sample_ids: list[str] | None = None):
     """A Ray Dataset of one benchmark split; the split is a Parquet filter, not a copy."""
-    expr = split_filter(benchmark, part)
-    if sample_ids is not None:
-        expr = expr & pc.field("sample_id").isin(sample_ids)
-    return ray.data.read_parquet(samples_dir(data_path), columns=COLUMNS, filter=expr)
+    return read_split_dataset(data_path, benchmark, part, columns=COLUMNS, sample_ids=sample_ids)
 
 
 def count_split(data_path: str, benchmark: str, part: str, sample_ids: list[str] | None = None) -> int:

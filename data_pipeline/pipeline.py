@@ -1,0 +1,334 @@
+"""Raw `.skeleton` files -> the Parquet dataset, in parallel across Ray Data workers.
+
+list (driver) -> triage names: bad name, duplicate, missing-skeleton list, not in the release
+(driver, cheap) -> read, parse, denoise, normalise, write one Parquet part per batch (Ray Data
+`map_batches` tasks) -> errors table + manifest (driver). Workers write their own part files, so
+the joint data never travels back through the driver; each task returns a small summary row per
+file, from which the driver counts and checks that files in = rows out + errors + excluded.
+
+A run writes into a staging directory inside the output and publishes it at the end, replacing the
+previous samples: re-running into the same output never duplicates rows. Any pyarrow filesystem
+works (local paths, file://, s3://, gs:// URIs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from data_pipeline import parquet_io as pio
+from data_pipeline.process import PreprocessConfig, ProcessedSample, SampleError, process_file
+from data_pipeline.skeleton_format import SampleName, SkeletonFormatError, parse_sample_name
+from data_pipeline.splits import DATASETS, SPLIT_COLUMNS, in_dataset, load_missing, split_membership
+from skelmae.config import ConfigError
+
+# Why a file produced no row. Exclusions are files the dataset itself leaves out; the rest are errors.
+EXCLUDED_REASONS = ("missing_skeleton", "not_in_dataset")
+ERROR_REASONS = ("bad_name", "duplicate", "unreadable", "malformed", "unusable", "unexpected")
+
+
+@dataclass
+class PreprocessJobConfig:
+    """Command-line configuration of jobs/preprocess.py."""
+
+    raw_dir: str = ""  # directory (or object-store URI) of .skeleton files
+    out: str = ""  # output dataset directory (or URI)
+    dataset: Literal["ntu60", "ntu120"] = "ntu60"
+    denoise: Literal["standard", "clean"] = "standard"
+    align_view: bool = False
+    # denoising thresholds, as in PreprocessConfig
+    min_body_frames: int = 11
+    spread_ratio: float = 0.8
+    noise_spread_threshold: float = 0.69754
+    files_per_part: int = 0  # files per Ray task = rows per Parquet part file; 0 = automatic
+    ray_address: str = ""  # empty: use the running Ray, else start a local one
+    num_cpus: int = 0  # CPUs of a Ray started here; 0 = all
+
+    def validate(self) -> None:
+        if not self.raw_dir:
+            raise ConfigError("raw_dir", "required (a directory of .skeleton files)")
+        if "://" not in self.raw_dir and not os.path.isdir(self.raw_dir):
+            raise ConfigError("raw_dir", f"no such directory {self.raw_dir!r}")
+        if not self.out:
+            raise ConfigError("out", "required (the output dataset directory)")
+        if self.files_per_part < 0:
+            raise ConfigError("files_per_part", f"must be >= 0 (0 = automatic), got {self.files_per_part}")
+        if self.num_cpus < 0:
+            raise ConfigError("num_cpus", f"must be >= 0, got {self.num_cpus}")
+        self.preprocess_config().validate()
+
+    def preprocess_config(self) -> PreprocessConfig:
+        return PreprocessConfig(
+            denoise=self.denoise,
+            min_body_frames=self.min_body_frames,
+            spread_ratio=self.spread_ratio,
+            noise_spread_threshold=self.noise_spread_threshold,
+            align_view=self.align_view,
+        )
+
+
+def list_raw_files(raw_dir: str, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str, list[str]]:
+    """(filesystem, base path, sorted file paths) under `raw_dir`; hidden files are skipped."""
+    fs, base = pio.resolve(raw_dir, filesystem)
+    info = fs.get_file_info(base)
+    if info.type == pafs.FileType.NotFound:
+        raise ConfigError("raw_dir", f"no such directory {raw_dir!r}")
+    if info.type != pafs.FileType.Directory:
+        raise ConfigError("raw_dir", f"{raw_dir!r} is not a directory")
+    files = sorted(
+        i.path
+        for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        if i.type == pafs.FileType.File and not i.base_name.startswith(".")
+    )
+    if not files:
+        raise ConfigError("raw_dir", f"{raw_dir!r} is empty: no input files")
+    return fs, base, files
+
+
+def _relative(path: str, base: str) -> str:
+    return path[len(base):].lstrip("/") if path.startswith(base) else os.path.basename(path)
+
+
+def _error_category(e: BaseException) -> str:
+    if isinstance(e, SampleError):
+        return "unusable"
+    if isinstance(e, SkeletonFormatError):
+        return "malformed"
+    if isinstance(e, (OSError, UnicodeDecodeError)):
+        return "unreadable"
+    return "unexpected"
+
+
+def sample_row(s: ProcessedSample, source: str) -> dict:
+    """One Parquet row (SAMPLE_SCHEMA) of a processed sample."""
+    n: SampleName = s.name
+    data = np.asarray(s.data, dtype=np.float32)  # [T, 2, 25, 3]
+    if data.ndim != 4 or data.shape[1:] != (2, 25, 3) or data.shape[0] == 0:
+        raise SampleError(f"processed data has shape {data.shape}, expected [T>0, 2, 25, 3]")
+    return {
+        "sample_id": n.sample_id,
+        "setup": n.setup,
+        "camera": n.camera,
+        "subject": n.subject,
+        "replication": n.replication,
+        "action": n.action,
+        "label": n.label,
+        "num_frames": data.shape[0],
+        "num_bodies": int(s.num_bodies),
+        **split_membership(n),
+        "joints": data,
+        "denoise_info": json.dumps(s.info, sort_keys=True, default=str),
+        "source": source,
+    }
+
+
+SUMMARY_SCHEMA = pa.schema(
+    [
+        ("file", pa.string()),
+        ("sample_id", pa.string()),
+        ("category", pa.string()),  # "ok" or an error reason
+        ("reason", pa.string()),
+        ("digest", pa.string()),
+        ("num_bodies", pa.int8()),
+        *[(c, pa.string()) for c in SPLIT_COLUMNS],
+    ]
+)
+
+
+def process_paths(
+    paths: list[str],
+    files: list[str],
+    cfg: PreprocessConfig,
+    filesystem: pafs.FileSystem | None,
+    part_dir: str,
+    write_fs: pafs.FileSystem,
+) -> pa.Table:
+    """Process a batch of files, write their rows as one Parquet part, return one summary row per file.
+
+    Any failure of one file becomes that file's error row; the batch goes on.
+    """
+    rows: list[dict] = []
+    summary: list[dict] = []
+    for path, rel in zip(paths, files, strict=True):
+        try:
+            row = sample_row(process_file(path, cfg, filesystem=filesystem), source=rel)
+        except Exception as e:  # noqa: BLE001 - one bad file must never stop the job
+            cat = _error_category(e)
+            summary.append({"file": rel, "category": cat, "reason": f"{cat}: {e}"})
+            continue
+        rows.append(row)
+        summary.append(
+            {
+                "file": rel,
+                "sample_id": row["sample_id"],
+                "category": "ok",
+                "digest": pio.row_digest(row),
+                "num_bodies": row["num_bodies"],
+                **{c: row[c] for c in SPLIT_COLUMNS},
+            }
+        )
+    if rows:
+        # Named by content, so a retried task overwrites its own part instead of adding one.
+        key = hashlib.sha1("\n".join(r["sample_id"] for r in rows).encode()).hexdigest()[:20]
+        pio.write_table_file(pio.rows_to_table(rows), f"{part_dir}/part-{key}.parquet", write_fs)
+    return pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA)
+
+
+def _process_batch(batch: pa.Table, cfg, filesystem, part_dir, write_fs) -> pa.Table:
+    return process_paths(
+        batch.column("path").to_pylist(), batch.column("file").to_pylist(), cfg, filesystem, part_dir, write_fs
+    )
+
+
+def _triage(files: list[str], base: str, dataset: str) -> tuple[list[tuple[str, str]], list[dict], Counter]:
+    """Split the listing into work (path, relative name) and driver-side errors/exclusions."""
+    missing = load_missing(dataset)
+    todo: list[tuple[str, str]] = []
+    errors: list[dict] = []
+    reasons: Counter = Counter()
+    seen: dict[str, str] = {}
+    for path in files:
+        rel = _relative(path, base)
+        try:
+            name = parse_sample_name(os.path.basename(path))
+        except SkeletonFormatError as e:
+            errors.append({"file": rel, "reason": f"bad_name: {e}"})
+            reasons["bad_name"] += 1
+            continue
+        if name.sample_id in seen:
+            reason = f"duplicate: sample {name.sample_id} already read from {seen[name.sample_id]}"
+            errors.append({"file": rel, "reason": reason})
+            reasons["duplicate"] += 1
+            continue
+        seen[name.sample_id] = rel
+        if name.sample_id in missing:
+            reasons["missing_skeleton"] += 1
+        elif not in_dataset(name, dataset):
+            reasons["not_in_dataset"] += 1
+        else:
+            todo.append((path, rel))
+    return todo, errors, reasons
+
+
+def auto_files_per_part(num_files: int, cpus: int) -> int:
+    """About four tasks per CPU, so the last tasks do not leave cores idle; 8..256 files per part."""
+    return max(8, min(256, -(-num_files // (4 * max(1, cpus)))))
+
+
+def _ensure_ray(address: str | None = None, num_cpus: int | None = None):
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address or None, num_cpus=num_cpus or None, configure_logging=False)
+    return ray
+
+
+def run_preprocess(
+    raw_dir: str,
+    out_dir: str,
+    dataset: str = "ntu60",
+    cfg: PreprocessConfig | None = None,
+    files_per_part: int | None = None,
+    filesystem: pafs.FileSystem | None = None,
+    ray_address: str | None = None,
+    num_cpus: int | None = None,
+) -> dict:
+    """Preprocess every file under `raw_dir` into the Parquet dataset `out_dir`; returns the manifest.
+
+    `filesystem` (a pyarrow filesystem) is used for both paths if given; otherwise each may be a local
+    path or a URI. Ray is started only if it is not running already.
+    """
+    t0 = time.perf_counter()
+    cfg = cfg if cfg is not None else PreprocessConfig()
+    if dataset not in DATASETS:
+        raise ConfigError("dataset", f"must be one of {list(DATASETS)}, got {dataset!r}")
+    if files_per_part is not None and files_per_part < 0:
+        raise ConfigError("files_per_part", f"must be >= 0 (0 = automatic), got {files_per_part}")
+    cfg.validate()
+    in_fs, base, files = list_raw_files(raw_dir, filesystem)
+    out_fs, out = pio.resolve(out_dir, filesystem)
+    if isinstance(in_fs, pafs.LocalFileSystem) and isinstance(out_fs, pafs.LocalFileSystem):
+        if os.path.commonpath([os.path.abspath(base), os.path.abspath(out)]) == os.path.abspath(base):
+            raise ConfigError("out", f"{out_dir!r} is inside raw_dir {raw_dir!r}; a re-run would read its own output")
+
+    todo, errors, reasons = _triage(files, base, dataset)
+    t_list = time.perf_counter()
+
+    staging = pio.new_staging(out_fs, out)
+    part_dir = f"{staging}/{pio.SAMPLES}"
+    read_fs = None if isinstance(in_fs, pafs.LocalFileSystem) else in_fs
+
+    summary = pa.Table.from_pylist([], schema=SUMMARY_SCHEMA)
+    if todo:
+        ray = _ensure_ray(ray_address, num_cpus)
+        per_part = files_per_part or auto_files_per_part(len(todo), int(ray.cluster_resources().get("CPU", 1)))
+        ds = ray.data.from_items(
+            [{"path": p, "file": r} for p, r in todo],
+            override_num_blocks=max(1, -(-len(todo) // per_part)),
+        )
+        ds = ds.map_batches(
+            _process_batch,
+            batch_size=per_part,
+            batch_format="pyarrow",
+            fn_kwargs={"cfg": cfg, "filesystem": read_fs, "part_dir": part_dir, "write_fs": out_fs},
+            num_cpus=1,
+        )
+        refs = ds.to_arrow_refs()
+        tables = ray.get(refs)
+        summary = pa.concat_tables([t.cast(SUMMARY_SCHEMA) for t in tables]) if tables else summary
+    t_work = time.perf_counter()
+
+    rows = summary.to_pylist()
+    ok = [r for r in rows if r["category"] == "ok"]
+    for r in rows:
+        if r["category"] != "ok":
+            errors.append({"file": r["file"], "reason": r["reason"]})
+            reasons[r["category"]] += 1
+    if len(rows) != len(todo):
+        raise RuntimeError(f"pipeline lost files: {len(todo)} sent to workers, {len(rows)} reported back")
+
+    n_excluded = sum(reasons[k] for k in EXCLUDED_REASONS)
+    counts = {
+        "files_in": len(files),
+        "rows_out": len(ok),
+        "errors": len(errors),
+        "excluded": n_excluded,
+        "skipped_by_reason": {k: reasons[k] for k in EXCLUDED_REASONS + ERROR_REASONS if reasons[k]},
+    }
+    if counts["files_in"] != counts["rows_out"] + counts["errors"] + counts["excluded"]:
+        raise RuntimeError(f"file accounting does not add up: {counts}")
+
+    manifest = {
+        "schema_version": pio.SCHEMA_VERSION,
+        "kind": "preprocess",
+        "dataset": dataset,
+        "config": {"dataset": dataset, **dataclasses.asdict(cfg)},
+        "counts": counts,
+        "splits": pio.split_counts(ok),
+        "num_bodies": {str(k): v for k, v in sorted(Counter(r["num_bodies"] for r in ok).items())},
+        "columns": pio.SAMPLE_SCHEMA.names,
+        "data_digest": pio.rows_digest([r["sample_id"] for r in ok], [r["digest"] for r in ok]),
+        "raw_dir": raw_dir,
+        "out_dir": out_dir,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    errors_table = pa.Table.from_pylist(sorted(errors, key=lambda e: e["file"]), schema=pio.ERROR_SCHEMA)
+    manifest["timings"] = {
+        "list_s": round(t_list - t0, 3),
+        "process_s": round(t_work - t_list, 3),
+        "total_s": round(time.perf_counter() - t0, 3),
+    }
+    pio.publish(staging, out, errors_table, manifest, out_fs)
+    return manifest
+

@@ -1,0 +1,37 @@
+"""Top-5 actions for new NTU `.skeleton` recordings.
+
+    python jobs/predict.py --model runs:/<run_id>/model FILE.skeleton [FILE ...]
+    python jobs/predict.py --model models:/skelmae-classifier@champion recordings/*.skeleton
+    python jobs/predict.py --model runs/finetune-.../checkpoint_.../checkpoint.pt FILE.skeleton
+
+Unusable files are reported by name with the reason; the others are still predicted, and the exit
+status is 1 if any file failed.
+"""
+
+import argparse
+import sys
+
+from skelmae.inference import Predictor
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="MLflow model URI or fine-tuning checkpoint path")
+    ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args(argv)
+
+    predictor = Predictor(args.model)
+    preds, failed = predictor.predict_files(args.files, k=args.top)
+    for p in preds:
+        print(p.file)
+        for rank, (label, name, prob) in enumerate(p.top, 1):
+            print(f"  {rank}. A{label + 1:03d} {name:<45} {prob:.3f}")
+    for f, reason in failed:
+        print(f"FAILED {f}: {reason}", file=sys.stderr)
+    print(f"{len(preds)} predicted, {len(failed)} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

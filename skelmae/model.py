@@ -1,0 +1,378 @@
+"""SkeletonMAE: a masked autoencoder over joint-segment tokens of 3D skeleton sequences.
+
+Each actor of `x: [N, T, M, V, C]` is its own sequence of Ts * V tokens (Ts = T / l segments of l
+frames, V joints); a token is the linear embedding of one joint's l * C coordinates plus separate
+joint (spatial) and segment (temporal) position embeddings. The encoder runs over the visible
+tokens only, so its cost falls with the mask ratio; a lighter decoder inserts mask tokens, restores
+token order and predicts every token's l * C target values; the loss is the MSE on masked tokens.
+Layout and method names follow facebookresearch/mae `models_mae.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from skelmae.masking import expected_mask_ratio, sample_mask
+from skelmae.model_config import ModelConfig
+
+
+# ---------------------------------------------------------------------------- tokens
+def patchify(x: torch.Tensor, segment_len: int) -> torch.Tensor:
+    """[N, T, M, V, C] -> [N, M, Ts, V, l * C]; a token's values are its l frames' xyz, frame-major."""
+    n, t, m, v, c = x.shape
+    ts = t // segment_len
+    p = x.reshape(n, ts, segment_len, m, v, c).permute(0, 3, 1, 4, 2, 5)  # [N, M, Ts, V, l, C]
+    return p.reshape(n, m, ts, v, segment_len * c)
+
+
+def unpatchify(p: torch.Tensor, segment_len: int) -> torch.Tensor:
+    """[N, M, Ts, V, l * C] -> [N, T, M, V, C] (inverse of `patchify`)."""
+    n, m, ts, v, pc = p.shape
+    c = pc // segment_len
+    x = p.reshape(n, m, ts, v, segment_len, c).permute(0, 2, 4, 1, 3, 5)  # [N, Ts, l, M, V, C]
+    return x.reshape(n, ts * segment_len, m, v, c)
+
+
+def frame_motion(x: torch.Tensor) -> torch.Tensor:
+    """Next-frame differences, the motion target: out[:, t] = x[:, t + 1] - x[:, t], last frame 0."""
+    out = torch.zeros_like(x)
+    out[:, :-1] = x[:, 1:] - x[:, :-1]
+    return out
+
+
+def _sincos_1d(dim: int, n: int) -> torch.Tensor:
+    """[n, dim] sin/cos codes of positions 0..n-1 (dim even), as in MAE's pos_embed.py."""
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2))
+    angles = torch.arange(n, dtype=torch.float64)[:, None] * omega[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1).float()
+
+
+def _axis_pos_embeds(kind: str, num_segments: int, num_joints: int, dim: int) -> tuple[nn.Parameter, ...]:
+    """(spatial [V, dim], temporal [Ts, dim]) position embeddings, added together per token.
+
+    sincos: the joint code fills the first half of the channels and the segment code the second, so
+    the sum is MAE's 2D embedding and (joint a, segment b) never collides with (joint b, segment a).
+    """
+    if kind == "sincos":
+        spatial = torch.zeros(num_joints, dim)
+        temporal = torch.zeros(num_segments, dim)
+        spatial[:, : dim // 2] = _sincos_1d(dim // 2, num_joints)
+        temporal[:, dim // 2:] = _sincos_1d(dim // 2, num_segments)
+        return nn.Parameter(spatial, requires_grad=False), nn.Parameter(temporal, requires_grad=False)
+    spatial = nn.Parameter(torch.zeros(num_joints, dim))
+    temporal = nn.Parameter(torch.zeros(num_segments, dim))
+    nn.init.trunc_normal_(spatial, std=0.02)
+    nn.init.trunc_normal_(temporal, std=0.02)
+    return spatial, temporal
+
+
+def _init_weights(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+# ---------------------------------------------------------------------------- transformer
+class DropPath(nn.Module):
+    """Stochastic depth: drop a sample's whole residual branch with probability p (training only)."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, L, D]
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # [B, H, L, D/H]
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, drop_path: float = 0.0):
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class SkeletonEncoder(nn.Module):
+    """Token embedding + position embeddings + encoder blocks + final norm: the part that transfers.
+
+    Shared by SkeletonMAE and SkeletonClassifier under the attribute name `encoder`, so its
+    state_dict keys (`encoder.*`) are the same in pretraining and fine-tuning checkpoints.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.segment_len = cfg.segment_len
+        self.num_segments, self.num_joints = cfg.num_segments, cfg.num_joints
+        d = cfg.embed_dim
+        self.patch_embed = nn.Linear(cfg.patch_dim, d)
+        self.spatial_pos_embed, self.temporal_pos_embed = _axis_pos_embeds(
+            cfg.pos_embed, cfg.num_segments, cfg.num_joints, d)
+        rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()  # stochastic depth ramp
+        self.blocks = nn.ModuleList(Block(d, cfg.num_heads, cfg.mlp_ratio, r) for r in rates)
+        self.norm = nn.LayerNorm(d)
+        self.apply(_init_weights)
+
+    def pos_embed(self) -> torch.Tensor:
+        """[Ts * V, D]: temporal + spatial embedding of every token, segment-major."""
+        pe = self.temporal_pos_embed[:, None, :] + self.spatial_pos_embed[None, :, :]
+        return pe.reshape(-1, pe.shape[-1])
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        """patches [B, Ts, V, P] -> tokens [B, Ts * V, D] with position embeddings."""
+        return self.patch_embed(patches).flatten(1, 2) + self.pos_embed()
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [B, K, D] (any subset, positions already added) -> [B, K, D]."""
+        for blk in self.blocks:
+            tokens = blk(tokens)
+        return self.norm(tokens)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [N, T, M, V, C] -> (tokens [N, M, Ts * V, D], pooled [N, D] = mean over tokens and actors)."""
+        p = patchify(x, self.segment_len)  # [N, M, Ts, V, P]
+        n, m = p.shape[:2]
+        tokens = self.forward(self.embed(p.flatten(0, 1)))  # [N*M, L, D]
+        tokens = tokens.reshape(n, m, tokens.shape[1], tokens.shape[2])
+        return tokens, tokens.mean(dim=(1, 2))
+
+
+def _check_input(x: torch.Tensor, cfg: ModelConfig) -> None:
+    want = (cfg.num_frames, cfg.num_joints, cfg.in_chans)
+    if x.ndim != 5 or (x.shape[1], x.shape[3], x.shape[4]) != want:
+        raise ValueError(f"x: expected [N, T={cfg.num_frames}, M, V={cfg.num_joints}, C={cfg.in_chans}], "
+                         f"got {list(x.shape)}")
+
+
+# ---------------------------------------------------------------------------- models
+class SkeletonMAE(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.encoder = SkeletonEncoder(cfg)
+        dd = cfg.decoder_embed_dim
+        self.decoder_embed = nn.Linear(cfg.embed_dim, dd)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
+        self.decoder_spatial_pos_embed, self.decoder_temporal_pos_embed = _axis_pos_embeds(
+            cfg.pos_embed, cfg.num_segments, cfg.num_joints, dd)
+        self.decoder_blocks = nn.ModuleList(
+            Block(dd, cfg.decoder_num_heads, cfg.mlp_ratio) for _ in range(cfg.decoder_depth))
+        self.decoder_norm = nn.LayerNorm(dd)
+        self.decoder_pred = nn.Linear(dd, cfg.patch_dim)
+        for m in (self.decoder_embed, self.decoder_blocks, self.decoder_norm, self.decoder_pred):
+            m.apply(_init_weights)
+        nn.init.normal_(self.mask_token, std=0.02)
+        # Fraction of tokens masked by the last forward (exact: every strategy masks a fixed count).
+        self.effective_mask_ratio: float = expected_mask_ratio(cfg)
+
+    # tokens <-> frames
+    def patchify(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, T, M, V, C] -> [N, M, Ts, V, l * C]."""
+        return patchify(x, self.cfg.segment_len)
+
+    def unpatchify(self, p: torch.Tensor) -> torch.Tensor:
+        """[N, M, Ts, V, l * C] -> [N, T, M, V, C]."""
+        return unpatchify(p, self.cfg.segment_len)
+
+    def target_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """What the decoder predicts, per token: [N, M, Ts, V, l * C] (coords or motion, maybe normalised)."""
+        t = self.patchify(x if self.cfg.target == "coords" else frame_motion(x)).float()
+        if self.cfg.norm_target:
+            mean = t.mean(dim=-1, keepdim=True)
+            var = t.var(dim=-1, keepdim=True)
+            t = (t - mean) / (var + 1e-6) ** 0.5
+        return t
+
+    # MAE
+    def forward_encoder(self, x: torch.Tensor, mask_ratio: float | None = None,
+                        generator: torch.Generator | None = None):
+        """x [N, T, M, V, C] -> (latent [N*M, K, D] of visible tokens, mask [N*M, L], ids_restore)."""
+        _check_input(x, self.cfg)
+        p = self.patchify(x).flatten(0, 1)  # [B, Ts, V, P], B = N*M
+        ids_keep, ids_restore, mask = sample_mask(self.cfg, p, mask_ratio, generator)
+        tokens = self.encoder.embed(p)  # [B, L, D]
+        visible = torch.gather(tokens, 1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        self.effective_mask_ratio = 1.0 - ids_keep.shape[1] / ids_restore.shape[1]
+        return self.encoder(visible), mask, ids_restore
+
+    def decoder_pos_embed(self) -> torch.Tensor:
+        pe = self.decoder_temporal_pos_embed[:, None, :] + self.decoder_spatial_pos_embed[None, :, :]
+        return pe.reshape(-1, pe.shape[-1])  # [L, Dd]
+
+    def forward_decoder(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """latent [B, K, D], ids_restore [B, L] -> pred [B, L, l * C] for every token."""
+        h = self.decoder_embed(latent)  # [B, K, Dd]
+        b, k, dd = h.shape
+        fill = self.mask_token.to(h.dtype).expand(b, ids_restore.shape[1] - k, dd)
+        h = torch.gather(torch.cat([h, fill], dim=1), 1, ids_restore[..., None].expand(-1, -1, dd))
+        h = h + self.decoder_pos_embed()
+        for blk in self.decoder_blocks:
+            h = blk(h)
+        return self.decoder_pred(self.decoder_norm(h))
+
+    def forward_loss(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean over masked tokens of the per-token MSE. pred: [N, M, Ts, V, P] or [N*M, L, P]; mask alike."""
+        target = self.target_tokens(x)  # [N, M, Ts, V, P]
+        err = ((pred.float().reshape(target.shape) - target) ** 2).mean(dim=-1)  # [N, M, Ts, V]
+        mask = mask.reshape(err.shape).to(err.dtype)
+        return (err * mask).sum() / mask.sum().clamp_min(1.0)
+
+    def forward(self, x: torch.Tensor, mask_ratio: float | None = None,
+                generator: torch.Generator | None = None):
+        """x [N, T, M, V, C] -> (loss, pred [N, M, Ts, V, l*C] in target space, mask [N, M, Ts, V] 1=masked).
+
+        `mask_ratio` overrides cfg.mask_ratio for this call (spatiotemporal: see masking.sample_mask).
+        """
+        latent, mask, ids_restore = self.forward_encoder(x, mask_ratio, generator)
+        pred = self.forward_decoder(latent, ids_restore)
+        n, m = x.shape[0], x.shape[2]
+        shape = (n, m, self.cfg.num_segments, self.cfg.num_joints)
+        pred = pred.reshape(*shape, pred.shape[-1])
+        mask = mask.reshape(shape)
+        return self.forward_loss(x, pred, mask), pred, mask
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Visible tokens from x, masked ones from pred, as [N, T, M, V, C] in the target's units.
+
+        target coords: joint coordinates; target motion: next-frame differences. Normalised predictions
+        are mapped back with each token's true mean and std (as MAE's visualisation does).
+        """
+        raw = self.patchify(x if self.cfg.target == "coords" else frame_motion(x)).float()
+        pred = pred.float().reshape(raw.shape)
+        if self.cfg.norm_target:
+            pred = pred * (raw.var(dim=-1, keepdim=True) + 1e-6) ** 0.5 + raw.mean(dim=-1, keepdim=True)
+        m = mask.reshape(raw.shape[:-1])[..., None].bool()
+        return self.unpatchify(torch.where(m, pred, raw))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """No masking: (tokens [N, M, Ts*V, D], pooled [N, D] = mean over tokens and actors)."""
+        _check_input(x, self.cfg)
+        return self.encoder.encode(x)
+
+
+class SkeletonClassifier(nn.Module):
+    """The MAE's encoder over all tokens, mean-pooled over tokens and actors, then dropout + linear head."""
+
+    def __init__(self, cfg: ModelConfig, num_classes: int, dropout: float = 0.0):
+        super().__init__()
+        cfg.validate()
+        if num_classes < 1:
+            raise ValueError(f"num_classes: must be >= 1, got {num_classes}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: must be in [0, 1), got {dropout}")
+        self.cfg = cfg
+        self.num_classes = num_classes
+        self.encoder = SkeletonEncoder(cfg)
+        self.head_drop = nn.Dropout(dropout)
+        self.head = nn.Linear(cfg.embed_dim, num_classes)
+        nn.init.trunc_normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x [N, T, M, V, C] -> pooled [N, D]."""
+        _check_input(x, self.cfg)
+        return self.encoder.encode(x)[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [N, T, M, V, C] -> logits [N, num_classes]."""
+        return self.head(self.head_drop(self.features(x)))
+
+
+# ---------------------------------------------------------------------------- transfer
+class EncoderWeightsError(ValueError):
+    """Pretrained weights that do not fit the model's encoder (missing key, extra key or shape)."""
+
+
+def load_encoder_weights(model: SkeletonClassifier | SkeletonMAE,
+                         source: str | os.PathLike | Mapping) -> None:
+    """Copy the encoder (patch embed, position embeds, blocks, norm) of a checkpoint into `model.encoder`.
+
+    source: a torch checkpoint path or dict, either {"model": state_dict, ...} or a bare state_dict
+    of a SkeletonMAE or SkeletonClassifier (DDP's "module." prefix is accepted). Every encoder
+    tensor must be present with the model's shape; anything else raises EncoderWeightsError naming
+    the parameter (and both shapes).
+    """
+    where = str(source) if isinstance(source, (str, os.PathLike)) else "the given state dict"
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"no checkpoint file {source}")
+        # Our own checkpoints also hold plain-Python metadata (configs), hence weights_only=False.
+        source = torch.load(source, map_location="cpu", weights_only=False)
+    if not isinstance(source, Mapping):
+        raise EncoderWeightsError(f"{where}: expected a state dict or checkpoint dict, "
+                                  f"got {type(source).__name__}")
+    state = source["model"] if isinstance(source.get("model"), Mapping) else source
+    prefix = "encoder."
+    found = {}
+    for key, value in state.items():
+        key = key[len("module."):] if key.startswith("module.") else key
+        if key.startswith(prefix):
+            found[key[len(prefix):]] = value
+    if not found:
+        raise EncoderWeightsError(f"{where}: no encoder weights (no 'encoder.*' keys) - not a SkeletonMAE "
+                                  f"or SkeletonClassifier checkpoint")
+    own = model.encoder.state_dict()
+    for key, tensor in own.items():
+        if key not in found:
+            raise EncoderWeightsError(f"{where}: missing encoder parameter encoder.{key} "
+                                      f"(model shape {list(tensor.shape)})")
+        if tuple(found[key].shape) != tuple(tensor.shape):
+            raise EncoderWeightsError(f"{where}: shape mismatch for encoder.{key}: checkpoint "
+                                      f"{list(found[key].shape)} vs model {list(tensor.shape)}")
+    extra = sorted(set(found) - set(own))
+    if extra:
+        raise EncoderWeightsError(f"{where}: checkpoint has encoder parameter encoder.{extra[0]} that the "
+                                  f"model lacks (different depth?); {len(extra)} extra in all")
+    model.encoder.load_state_dict({k: found[k] for k in own}, strict=True)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def num_tokens_visible(cfg: ModelConfig, mask_ratio: float | None = None) -> int:
+    """Visible tokens per actor sequence the encoder sees at this ratio."""
+    return cfg.num_tokens - round(expected_mask_ratio(cfg, mask_ratio) * cfg.num_tokens)
+
+
+__all__ = [
+    "EncoderWeightsError", "SkeletonClassifier", "SkeletonEncoder", "SkeletonMAE", "count_parameters",
+    "frame_motion", "load_encoder_weights", "num_tokens_visible", "patchify", "unpatchify",
+]

@@ -1,0 +1,389 @@
+"""SkeletonMAE / SkeletonClassifier: config, shapes, visible-only encoder, loss, learning, transfer."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from skelmae.config import ConfigError, from_dict, load_config
+from skelmae.masking import expected_mask_ratio, masked_count
+from skelmae.model import (
+    EncoderWeightsError,
+    SkeletonClassifier,
+    SkeletonMAE,
+    frame_motion,
+    load_encoder_weights,
+    patchify,
+    unpatchify,
+)
+from skelmae.model_config import PRESETS, ModelConfig
+
+STRATEGIES = ["random", "joint", "frame", "spatiotemporal", "motion"]
+
+
+def skeleton_batch(n: int = 4, num_frames: int = 32, seed: int = 0) -> torch.Tensor:
+    """Smooth periodic joint motion around a fixed pose; every other sample has an empty 2nd actor."""
+    g = torch.Generator().manual_seed(seed)
+    pose = torch.randn(25, 3, generator=g) * 0.3
+    t = torch.arange(num_frames, dtype=torch.float32)[None, :, None, None, None]
+    amp = torch.rand(n, 1, 1, 25, 3, generator=g) * 0.2
+    freq = 0.1 + 0.3 * torch.rand(n, 1, 1, 1, 1, generator=g)
+    phase = torch.rand(n, 1, 1, 25, 3, generator=g) * 6.28
+    actor = pose + amp * torch.sin(freq * t + phase)  # [n, T, 1, 25, 3]
+    x = torch.cat([actor, actor + 0.5], dim=2)  # [n, T, 2, 25, 3]
+    x[::2, :, 1] = 0.0
+    return x
+
+
+# ---------------------------------------------------------------------------- config
+@dataclass
+class _Job:
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_preset_resolves_every_field_and_round_trips(preset):
+    cfg = ModelConfig(preset=preset)
+    d = dataclasses.asdict(cfg)
+    assert all(v is not None for v in d.values())
+    assert d == {"preset": preset, **PRESETS[preset]}
+    assert ModelConfig(**d) == cfg
+    cfg.validate()
+
+
+def test_base_is_the_fields_standard():
+    cfg = ModelConfig(preset="base")
+    assert (cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.num_frames, cfg.segment_len, cfg.mask_ratio) == (
+        256, 8, 8, 120, 4, 0.9)
+    assert 3 <= cfg.decoder_depth <= 5
+
+
+def test_explicit_values_override_preset_and_load_from_cli():
+    cfg = from_dict(ModelConfig, {"preset": "base", "mask_ratio": "0.75", "norm_target": "false"})
+    assert cfg.mask_ratio == 0.75 and cfg.norm_target is False and cfg.embed_dim == 256
+    job = load_config(_Job, ["--model.mask_ratio", "0.6", "--model.mask_strategy=joint"])
+    assert job.model.mask_ratio == 0.6 and job.model.mask_strategy == "joint"
+    assert job.model.embed_dim == PRESETS["tiny"]["embed_dim"]
+    with pytest.raises(ConfigError, match="model.mask_ratio"):
+        load_config(_Job, ["--model.mask_ratio", "1.0"])
+
+
+def test_unknown_preset_names_field():
+    with pytest.raises(ConfigError) as e:
+        ModelConfig(preset="huge")
+    assert e.value.field == "preset"
+
+
+@pytest.mark.parametrize("field_name,kwargs", [
+    ("mask_ratio", {"mask_ratio": 1.0}),
+    ("mask_ratio", {"mask_ratio": -0.1}),
+    ("joint_mask_ratio", {"joint_mask_ratio": 1.0}),
+    ("frame_mask_ratio", {"frame_mask_ratio": 1.5}),
+    ("num_frames", {"num_frames": 30, "segment_len": 4}),
+    ("num_heads", {"embed_dim": 64, "num_heads": 5}),
+    ("decoder_num_heads", {"decoder_embed_dim": 64, "decoder_num_heads": 3}),
+    ("embed_dim", {"embed_dim": 66, "num_heads": 3, "pos_embed": "sincos"}),
+    ("mask_strategy", {"mask_strategy": "tube"}),
+    ("target", {"target": "velocity"}),
+    ("pos_embed", {"pos_embed": "rope"}),
+    ("drop_path", {"drop_path": 1.0}),
+])
+def test_bad_config_fails_at_construction_naming_field(field_name, kwargs):
+    cfg = ModelConfig(**kwargs)
+    for build in (lambda: SkeletonMAE(cfg), lambda: SkeletonClassifier(cfg, 10)):
+        with pytest.raises(ConfigError) as e:
+            build()
+        assert e.value.field == field_name
+        assert str(e.value).startswith(field_name)
+
+
+# ---------------------------------------------------------------------------- shapes
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_shapes_for_every_preset(preset):
+    torch.manual_seed(0)
+    cfg = ModelConfig(preset=preset)
+    model = SkeletonMAE(cfg).eval()
+    n, ts, v, p = 1, cfg.num_segments, cfg.num_joints, cfg.patch_dim
+    x = skeleton_batch(n, cfg.num_frames)
+    with torch.no_grad():
+        loss, pred, mask = model(x)
+        tokens, pooled = model.encode(x)
+        latent, _, _ = model.forward_encoder(x)
+    assert loss.shape == () and torch.isfinite(loss)
+    assert pred.shape == (n, 2, ts, v, p)
+    assert mask.shape == (n, 2, ts, v)
+    assert latent.shape == (n * 2, cfg.num_tokens - masked_count(cfg.num_tokens, cfg.mask_ratio), cfg.embed_dim)
+    assert tokens.shape == (n, 2, ts * v, cfg.embed_dim) and pooled.shape == (n, cfg.embed_dim)
+    if preset == "tiny":  # the classifier is the same encoder; spare the CPU a second base pass
+        clf = SkeletonClassifier(cfg, num_classes=60).eval()
+        with torch.no_grad():
+            assert clf(x).shape == (n, 60)
+            assert clf.features(x).shape == (n, cfg.embed_dim)
+
+
+def test_patchify_layout_and_round_trip():
+    x = torch.randn(2, 32, 2, 25, 3)
+    p = patchify(x, 4)
+    assert p.shape == (2, 2, 8, 25, 12)
+    # token (n, m, s, v) holds frames s*l..s*l+l-1 of joint v, frame-major then xyz
+    assert torch.equal(p[1, 0, 3, 7], x[1, 12:16, 0, 7, :].reshape(-1))
+    assert torch.equal(unpatchify(p, 4), x)
+    assert torch.equal(unpatchify(patchify(x, 1), 1), x)
+
+
+@pytest.mark.parametrize("kind", ["sincos", "learned"])
+def test_position_embeddings_distinguish_every_token(kind):
+    model = SkeletonMAE(ModelConfig(pos_embed=kind))
+    for pe in (model.encoder.pos_embed(), model.decoder_pos_embed()):
+        assert pe.shape[0] == model.cfg.num_tokens
+        assert torch.cdist(pe, pe).add(torch.eye(pe.shape[0])).min() > 1e-3  # no two tokens alike
+    frozen = kind == "sincos"
+    assert model.encoder.spatial_pos_embed.requires_grad is not frozen
+    assert model.decoder_temporal_pos_embed.requires_grad is not frozen
+    loss, _, _ = model(skeleton_batch(2))
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+def test_bad_input_shape_is_named():
+    model = SkeletonMAE(ModelConfig())
+    with pytest.raises(ValueError, match="x: expected"):
+        model(torch.zeros(2, 30, 2, 25, 3))
+
+
+# ---------------------------------------------------------------------------- masking in the model
+def _frame_mask(model: SkeletonMAE, mask: torch.Tensor, n: int) -> torch.Tensor:
+    """Token mask [N*M, L] -> [N, T, M, V, 1] frame-level mask."""
+    cfg = model.cfg
+    m = mask.reshape(n, -1, cfg.num_segments, cfg.num_joints, 1).expand(-1, -1, -1, -1, cfg.patch_dim)
+    return model.unpatchify(m)[..., :1]
+
+
+@pytest.mark.parametrize("strategy", ["random", "joint", "frame", "spatiotemporal"])
+def test_encoder_never_sees_masked_tokens(strategy):
+    torch.manual_seed(0)
+    model = SkeletonMAE(ModelConfig(mask_strategy=strategy)).eval()
+    x = skeleton_batch(3)
+    with torch.no_grad():
+        latent, mask, ids_restore = model.forward_encoder(x, generator=torch.Generator().manual_seed(5))
+        fm = _frame_mask(model, mask, 3)
+        x_masked_changed = x + 100.0 * torch.randn_like(x) * fm
+        latent2, mask2, _ = model.forward_encoder(x_masked_changed, generator=torch.Generator().manual_seed(5))
+        x_visible_changed = x + 0.1 * (1 - fm)
+        latent3, _, _ = model.forward_encoder(x_visible_changed, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(mask, mask2)
+    assert torch.equal(latent, latent2)  # bit for bit: masked inputs never reach the encoder
+    assert not torch.allclose(latent, latent3)
+    assert latent.shape[1] == ids_restore.shape[1] - int(mask[0].sum())
+
+
+def test_encoder_cost_falls_with_mask_ratio():
+    model = SkeletonMAE(ModelConfig())
+    x = skeleton_batch(2)
+    seen = {}
+    with torch.no_grad():
+        for r in (0.0, 0.5, 0.9):
+            latent, mask, _ = model.forward_encoder(x, mask_ratio=r)
+            seen[r] = latent.shape[1]
+            assert model.effective_mask_ratio == pytest.approx(mask.mean().item())
+    assert seen == {0.0: 200, 0.5: 100, 0.9: 20}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_forward_mask_matches_strategy_and_override(strategy):
+    model = SkeletonMAE(ModelConfig(mask_strategy=strategy))
+    x = skeleton_batch(2)
+    with torch.no_grad():
+        _, _, mask = model(x)
+        assert mask.mean().item() == pytest.approx(expected_mask_ratio(model.cfg))
+        assert model.effective_mask_ratio == pytest.approx(expected_mask_ratio(model.cfg))
+        _, _, mask = model(x, mask_ratio=0.5)
+    assert mask.mean().item() == pytest.approx(expected_mask_ratio(model.cfg, 0.5))
+    assert model.effective_mask_ratio == pytest.approx(mask.mean().item())
+    with pytest.raises(ConfigError, match="mask_ratio"):
+        model(x, mask_ratio=1.0)
+
+
+# ---------------------------------------------------------------------------- loss and targets
+def test_loss_ignores_visible_tokens():
+    torch.manual_seed(0)
+    model = SkeletonMAE(ModelConfig())
+    x = skeleton_batch(2)
+    _, pred, mask = model(x)
+    pred = pred.detach().requires_grad_(True)
+    loss = model.forward_loss(x, pred, mask)
+    visible = (mask == 0)[..., None]
+    with torch.no_grad():
+        assert model.forward_loss(x, pred + 10.0 * visible, mask) == loss
+        assert model.forward_loss(x, pred + 10.0 * ~visible, mask) != loss
+    loss.backward()
+    assert torch.count_nonzero(pred.grad * visible) == 0
+    assert torch.count_nonzero(pred.grad * ~visible) > 0
+    # The value is the mean per-token MSE over masked tokens.
+    target = model.target_tokens(x)
+    per_token = ((pred.detach() - target) ** 2).mean(-1)
+    assert loss.item() == pytest.approx((per_token[mask.bool()]).mean().item(), rel=1e-5)
+
+
+def test_targets_motion_and_normalised():
+    x = skeleton_batch(2)
+    motion = ModelConfig(target="motion", norm_target=False)
+    t = SkeletonMAE(motion).target_tokens(x)
+    assert torch.equal(t, patchify(frame_motion(x), 4))
+    assert torch.allclose(frame_motion(x)[:, 3], x[:, 4] - x[:, 3]) and (frame_motion(x)[:, -1] == 0).all()
+    t = SkeletonMAE(ModelConfig(norm_target=True)).target_tokens(x)
+    occupied = t[1::2]  # samples with two actors, non-constant tokens
+    assert torch.allclose(occupied.mean(-1), torch.zeros(()), atol=1e-5)
+    assert torch.allclose(occupied.std(-1), torch.ones(()), atol=1e-2)
+    assert torch.isfinite(t).all()  # an all-zero actor normalises to zeros, not NaN
+
+
+@pytest.mark.parametrize("target,norm", [("coords", False), ("coords", True), ("motion", True)])
+def test_reconstruct_with_perfect_prediction_gives_input(target, norm):
+    model = SkeletonMAE(ModelConfig(target=target, norm_target=norm))
+    x = skeleton_batch(2)
+    _, _, mask = model(x)
+    rec = model.reconstruct(x, model.target_tokens(x), mask)
+    expected = x if target == "coords" else frame_motion(x)
+    assert rec.shape == x.shape
+    assert torch.allclose(rec, expected, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------- learning
+def test_training_drives_reconstruction_loss_down():
+    torch.manual_seed(0)
+    model = SkeletonMAE(ModelConfig())
+    x = skeleton_batch(4)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    losses = []
+    for _ in range(200):
+        loss, _, _ = model(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    first, last = losses[0], sum(losses[-10:]) / 10
+    assert last < first / 20, (first, last)
+    # Better than predicting each masked token as the batch's mean token (it has learned structure).
+    target = model.target_tokens(x)
+    baseline = ((target - target.mean(dim=(0, 1, 2, 3))) ** 2).mean().item()
+    assert last < baseline / 4, (last, baseline)
+
+
+def _train_steps(seed: int, steps: int = 3) -> tuple[list[float], dict]:
+    torch.manual_seed(seed)
+    model = SkeletonMAE(ModelConfig(drop_path=0.2, mask_strategy="motion"))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = skeleton_batch(2)
+    losses = []
+    for _ in range(steps):
+        loss, _, _ = model(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, model.state_dict()
+
+
+def test_fixed_seed_reproduces_bit_for_bit():
+    la, sa = _train_steps(0)
+    lb, sb = _train_steps(0)
+    lc, _ = _train_steps(1)
+    assert la == lb
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert la != lc
+
+
+def test_drop_path_only_in_training():
+    model = SkeletonMAE(ModelConfig(drop_path=0.5))
+    x = skeleton_batch(2)
+    model.eval()
+    assert torch.equal(model.encode(x)[1], model.encode(x)[1])
+    model.train()
+    torch.manual_seed(0)
+    a = model.encode(x)[1]
+    torch.manual_seed(1)
+    assert not torch.equal(a, model.encode(x)[1])
+
+
+def test_bf16_autocast_path_on_cpu():
+    torch.manual_seed(0)
+    model = SkeletonMAE(ModelConfig())
+    x = skeleton_batch(2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, pred, mask = model(x)
+        _, pooled = model.encode(x)
+        logits = SkeletonClassifier(model.cfg, 5)(x)
+    assert pred.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all()
+               for p in model.parameters() if p.requires_grad)
+    assert pooled.shape == (2, 64) and torch.isfinite(pooled.float()).all()
+    assert logits.shape == (2, 5)
+
+
+# ---------------------------------------------------------------------------- features and transfer
+def test_encode_pools_over_tokens_and_actors():
+    model = SkeletonMAE(ModelConfig()).eval()
+    x = skeleton_batch(3)
+    with torch.no_grad():
+        tokens, pooled = model.encode(x)
+    assert torch.allclose(pooled, tokens.mean(dim=(1, 2)))
+    assert torch.isfinite(tokens).all()  # the empty actor slot is ordinary data
+    # A sample's features do not depend on the rest of the batch.
+    with torch.no_grad():
+        assert torch.allclose(model.encode(x[:1])[1], pooled[:1], atol=1e-6)
+
+
+def test_load_encoder_weights_from_state_dict_file_and_ddp_prefix(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig(pos_embed="learned")
+    mae = SkeletonMAE(cfg)
+    x = skeleton_batch(2)
+    torch.manual_seed(1)
+    sources = {
+        "bare": mae.state_dict(),
+        "checkpoint": {"model": mae.state_dict(), "epoch": 3, "model_config": dataclasses.asdict(cfg)},
+        "ddp": {"module." + k: v for k, v in mae.state_dict().items()},
+    }
+    path = tmp_path / "checkpoint.pt"
+    torch.save(sources["checkpoint"], path)
+    sources["file"] = str(path)
+    mae.eval()
+    with torch.no_grad():
+        want = mae.encode(x)[1]
+    for name, source in sources.items():
+        clf = SkeletonClassifier(cfg, num_classes=7, dropout=0.1).eval()
+        with torch.no_grad():
+            assert not torch.allclose(clf.features(x), want)
+        load_encoder_weights(clf, source)
+        with torch.no_grad():
+            assert torch.equal(clf.features(x), want), name
+    # A classifier checkpoint feeds another model too (e.g. linear eval of a fine-tuned encoder).
+    other = SkeletonMAE(cfg).eval()
+    load_encoder_weights(other, clf.state_dict())
+    with torch.no_grad():
+        assert torch.equal(other.encode(x)[1], want)
+
+
+def test_load_encoder_weights_fails_loudly():
+    small = SkeletonMAE(ModelConfig(embed_dim=32)).state_dict()
+    clf = SkeletonClassifier(ModelConfig(), num_classes=5)
+    with pytest.raises(EncoderWeightsError) as e:
+        load_encoder_weights(clf, small)
+    msg = str(e.value)
+    assert "encoder.patch_embed.weight" in msg and "[32, 12]" in msg and "[64, 12]" in msg
+    shallow = SkeletonMAE(ModelConfig(depth=2)).state_dict()
+    with pytest.raises(EncoderWeightsError, match="missing encoder parameter encoder.blocks.2"):
+        load_encoder_weights(clf, shallow)
+    deep = SkeletonMAE(ModelConfig(depth=4)).state_dict()
+    with pytest.raises(EncoderWeightsError, match="encoder.blocks.3"):
+        load_encoder_weights(clf, deep)
+    with pytest.raises(EncoderWeightsError, match="no encoder weights"):
+        load_encoder_weights(clf, {"weight": torch.zeros(3)})
+    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+        load_encoder_weights(clf, "/nonexistent/checkpoint.pt")
