@@ -4,14 +4,15 @@
     python jobs/predict.py --model models:/skelmae-classifier@champion recordings/*.skeleton
     python jobs/predict.py --model runs/finetune-.../checkpoint_.../checkpoint.pt FILE.skeleton
 
-Unusable files are reported by name with the reason; the others are still predicted, and the exit
-status is 1 if any file failed.
+Per file: its path, then the top-k actions (A-number, name, probability), best first. Unusable files
+are reported on stderr by name with the reason; the others are still predicted. Exit status: 0 all
+predicted, 1 some file failed, 2 the model could not be loaded.
 """
 
 import argparse
 import sys
 
-from skelmae.inference import Predictor
+from skelmae.inference import ModelLoadError, Predictor
 
 
 def main(argv: list[str]) -> int:
@@ -20,8 +21,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("files", nargs="+")
     args = ap.parse_args(argv)
+    if args.top < 1:
+        ap.error("--top must be >= 1")
 
-    predictor = Predictor(args.model)
+    try:
+        predictor = Predictor(args.model)
+    except ModelLoadError as e:
+        print(f"predict: cannot use model {e}", file=sys.stderr)
+        return 2
     preds, failed = predictor.predict_files(args.files, k=args.top)
     for p in preds:
         print(p.file)

@@ -8,7 +8,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dashboards.figures import confusion_matrix, per_class_accuracy, plot_confusion_matrix  # noqa: E402
+from dashboards.figures import (  # noqa: E402
+    confusion_matrix,
+    feature_map_coords,
+    per_class_accuracy,
+    plot_confusion_matrix,
+    plot_feature_map,
+)
 from data_pipeline.action_names import ACTION_NAMES  # noqa: E402
 
 
@@ -24,3 +30,18 @@ def log_confusion(logger, y_true: np.ndarray, y_pred: np.ndarray, num_classes: i
     table = per_class_accuracy(y_true, y_pred, names)
     logger.log_table(table[table["support"] > 0], "confusion/per_class_accuracy.json")
     return cm
+
+
+def log_feature_map(logger, features: dict, labels: np.ndarray, seed: int = 0) -> dict:
+    """Log `features/feature_map.png` (PCA and t-SNE per encoder) and the 2-D coordinates as JSON."""
+    feats = {k: np.asarray(v, dtype=np.float32) for k, v in features.items()}
+    coords = feature_map_coords(feats, seed=seed)
+    fig = plot_feature_map(feats, labels, ACTION_NAMES, coords=coords, seed=seed,
+                           title="frozen features of the validation split")
+    logger.log_figure(fig, "features/feature_map.png")
+    plt.close(fig)
+    logger.client.log_dict(logger.run_id, {
+        "labels": np.asarray(labels).tolist(),
+        "coords": {k: {m: c.tolist() for m, c in v.items()} for k, v in coords.items()},
+    }, "features/feature_map.json")
+    return coords

@@ -28,13 +28,27 @@ class ActionClassifier(torch.nn.Module):
         return torch.softmax(self.classifier(x).float(), dim=-1)
 
 
-def classifier_from_checkpoint(path: str) -> ActionClassifier:
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "num_classes" not in state:
-        raise ValueError(f"{path} is not a fine-tuning checkpoint (no num_classes); pass a fine-tuned model")
+def classifier_from_state(state: dict, source: str) -> ActionClassifier:
+    """The classifier of a loaded fine-tuning checkpoint; ValueError naming `source` for anything else."""
+    if not isinstance(state, dict) or "num_classes" not in state or "model_config" not in state:
+        kind = "a pretraining checkpoint" if isinstance(state, dict) and "model_config" in state else "not a checkpoint"
+        raise ValueError(f"{source}: {kind}, not a fine-tuned classifier (no num_classes); "
+                         "pass a checkpoint or model of jobs/finetune.py")
     clf = SkeletonClassifier(ModelConfig(**state["model_config"]), state["num_classes"])
     clf.load_state_dict(state["model"])
     return ActionClassifier(clf).eval()
+
+
+def classifier_from_checkpoint(path: str) -> ActionClassifier:
+    return classifier_from_state(torch.load(path, map_location="cpu", weights_only=False), path)
+
+
+def _dataset_preprocess(data_path: str) -> dict:
+    from data_pipeline.parquet_io import read_manifest
+
+    cfg = dict(read_manifest(data_path).get("config") or {})
+    cfg.pop("dataset", None)
+    return cfg
 
 
 def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_path: str,
@@ -60,5 +74,9 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                               f"numpy=={np.__version__}"],
             registered_model_name=cfg.register_as or None,
+            # What skelmae.inference needs to turn a `.skeleton` file into this model's input exactly
+            # as the training data path did.
+            metadata={"num_frames": model.classifier.cfg.num_frames, "eval_crop": cfg.data.eval_crop,
+                      "num_classes": int(probs.shape[1]), "preprocess": _dataset_preprocess(data_path)},
         )
     return info.model_uri

@@ -213,8 +213,9 @@ def run_sweep(cfg: SweepConfig) -> dict:
                       reduction_factor=cfg.reduction_factor)
         if cfg.scheduler == "asha" else FIFOScheduler()
     )
-    # The trial function only orchestrates; its Train workers hold the CPUs.
-    trainable = tune.with_resources(sweep_trial, {"CPU": 0})
+    # The trial function only orchestrates; its Train workers hold the CPUs (Tune refuses an empty
+    # request, so it asks for a sliver).
+    trainable = tune.with_resources(sweep_trial, {"CPU": 0.01})
     tune_dir = os.path.join(storage, name)
     if cfg.resume and tune.Tuner.can_restore(os.path.join(tune_dir, "tune")):
         tuner = tune.Tuner.restore(os.path.join(tune_dir, "tune"), trainable, resume_errored=True,

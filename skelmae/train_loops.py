@@ -342,7 +342,9 @@ def linear_eval_loop(config: dict) -> None:
     # Same construction and seed on every rank, so a random-init baseline is one model, not N.
     torch.manual_seed(cfg.seed)
     encoder = SkeletonMAE(cfg.model)
+    random_init = None
     if config.get("pretrained_file"):
+        random_init = {k: v.clone() for k, v in encoder.state_dict().items()}
         load_encoder_weights(encoder, config["pretrained_file"])
     encoder.to(device).eval()
     batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
@@ -351,6 +353,12 @@ def linear_eval_loop(config: dict) -> None:
                                        cfg.scaling.precision)
     val_f, val_y = _shard_features(encoder, "val", batcher, cfg.batch_size, device, world, cfg.scaling.precision)
     extract_s = time.perf_counter() - t0
+    maps = {"pretrained" if random_init is not None else "random init": val_f}
+    if random_init is not None:
+        # The same encoder with its random initial weights: the picture of what pretraining learned.
+        encoder.load_state_dict(random_init)
+        maps["random init"] = _shard_features(encoder, "val", batcher, cfg.batch_size, device, world,
+                                              cfg.scaling.precision)[0]
 
     metrics: dict = {}
     if rank == 0:
@@ -370,4 +378,7 @@ def linear_eval_loop(config: dict) -> None:
         }
         logger.log_metrics(metrics, step=0)
         _log_confusion(logger, val_y.numpy(), logits.argmax(1).numpy(), cfg.data.num_classes)
+        from skelmae.evaluation_figures import log_feature_map
+
+        log_feature_map(logger, maps, val_y.numpy(), seed=cfg.seed)
     ray.train.report(metrics)

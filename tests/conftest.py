@@ -121,3 +121,36 @@ def mlflow_server(tmp_path_factory):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_dataset) -> dict:
+    """A tiny classifier trained once: pretrain -> fine-tune -> registered model with alias `champion`.
+
+    Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, tracking_uri,
+    num_frames, val_acc).
+    """
+    from mlflow.tracking import MlflowClient
+
+    from skelmae.config import load_config
+    from skelmae.job_config import FinetuneConfig, PretrainConfig
+    from skelmae.runner import run_finetune, run_pretrain
+
+    root = tmp_path_factory.mktemp("classifier")
+    name = "skelmae-test-classifier"
+    # One worker at 1 CPU leaves the other core to Ray Data.
+    common = ["--data.path", synthetic_dataset, "--tracking.storage_path", str(root / "runs"),
+              "--tracking.experiment", "test-predict", "--tracking.tracking_uri", mlflow_store,
+              "--model.num_frames", "16", "--optim.batch_size", "16", "--scaling.torch_threads", "1"]
+    _init_ray()
+    pre = run_pretrain(load_config(PretrainConfig, [
+        *common, "--optim.epochs", "2", "--linear_eval", "false", "--knn_every", "0"]))
+    ft = run_finetune(load_config(FinetuneConfig, [
+        *common, "--pretrained", pre["run_id"], "--optim.epochs", "10", "--optim.lr", "2e-3",
+        "--optim.warmup_epochs", "1", "--register_as", name]))
+    client = MlflowClient(mlflow_store)
+    (mv,) = client.search_model_versions(f"name = '{name}' and run_id = '{ft['run_id']}'")
+    client.set_registered_model_alias(name, "champion", mv.version)
+    return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": mv.version,
+            "checkpoint": ft["checkpoint"], "pretrain_checkpoint": pre["checkpoint"],
+            "tracking_uri": mlflow_store, "num_frames": 16, "val_acc": ft["metrics"].get("val_acc")}

@@ -163,6 +163,7 @@ def test_line_endings_and_spaces_do_not_matter():
         hand_file(" \t\n") + "\n\n",  # tabs, blank lines at the end
         "\n" + hand_file("\n").replace(" ", "   "),  # leading blank line, runs of spaces
         hand_file("\n").rstrip("\n"),  # no final newline
+        hand_file("\n").replace("\n25\n", "\n\n25\n  \n").replace("\n0\n", "\n   0\n"),  # blank, indented
     ]
     for text in variants:
         seq = parse_skeleton_text(text, full=True)
@@ -205,6 +206,18 @@ def test_malformed_files_raise_with_a_useful_message(make, message):
         parse_skeleton_text(make(), source="S001C001P001R001A001.skeleton")
     assert message in str(err.value)
     assert str(err.value).startswith("S001C001P001R001A001.skeleton: ")
+
+
+@pytest.mark.parametrize("prefix, extra", [("\r\n", 1), ("\r\n \r\n\r\n", 3)])
+def test_error_line_numbers_count_blank_lines(prefix, extra):
+    # Leading blank lines shift every line number; a blank line inside (second case: one with a
+    # space) takes the general line finder. Both must name the true line.
+    text = prefix + hand_file().replace("0.2254435 0.4512332", "0.2254435 O.4512332", 1)
+    with pytest.raises(SkeletonFormatError, match=f"line {6 + extra}: non-numeric value 'O.4512332'"):
+        parse_skeleton_text(text)
+    text = prefix + hand_file().replace("\r\n0\r\n", "\r\n\r\n-1\r\n", 1)
+    with pytest.raises(SkeletonFormatError, match=f"line {31 + extra}: frame 1: body count is negative"):
+        parse_skeleton_text(text)
 
 
 def test_non_numeric_value_in_other_fields_is_caught_when_reading_all_fields():

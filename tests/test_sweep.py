@@ -1,0 +1,71 @@
+"""A real Ray Tune sweep of the tiny model: parent/child MLflow runs, ASHA, best config, resume, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from skelmae.config import ConfigError, load_config
+from skelmae.sweep import SweepConfig, run_sweep
+
+
+def _cfg(data: str, tmp_path: Path, *extra: str) -> SweepConfig:
+    return load_config(SweepConfig, [
+        "--pretrain.data.path", data, "--pretrain.model.num_frames", "16",
+        "--pretrain.optim.batch_size", "32", "--pretrain.optim.epochs", "4",
+        "--pretrain.scaling.cpus_per_worker", "0.5", "--pretrain.scaling.torch_threads", "1",
+        "--pretrain.tracking.storage_path", str(tmp_path / "runs"),
+        "--pretrain.tracking.experiment", "test-sweep",
+        "--mask_ratios", "0.3,0.6,0.9", "--grace_period", "1", "--reduction_factor", "2",
+        "--name", "tiny-sweep", *extra,
+    ])
+
+
+def test_sweep_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="^mask_ratios"):
+        load_config(SweepConfig, ["--mask_ratios", "0.5,1.0"])
+    with pytest.raises(ConfigError, match="^strategies"):
+        load_config(SweepConfig, ["--strategies", "random,diagonal"])
+    with pytest.raises(ConfigError, match="^pretrain.model.preset"):
+        load_config(SweepConfig, ["--pretrain.model.preset", "huge"])
+
+
+def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, synthetic_dataset, tmp_path):
+    out = run_sweep(_cfg(synthetic_dataset, tmp_path))
+    client = MlflowClient(mlflow_store)
+    parent = client.get_run(out["parent_run_id"])
+    assert parent.data.tags["job_kind"] == "sweep"
+    assert parent.info.status == "FINISHED"
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out['parent_run_id']}'"
+    )
+    assert len(children) == 3
+    ratios = sorted(float(c.data.params["model.mask_ratio"]) for c in children)
+    assert ratios == [0.3, 0.6, 0.9]
+    for c in children:
+        assert "knn_acc" in c.data.metrics and "scheduler_decision" in c.data.tags
+    # ASHA's decisions are visible: every trial says how it ended and how far it got.
+    decisions = {t["decision"] for t in out["trials"]}
+    assert decisions <= {"completed", "stopped early"}
+    assert all(1 <= t["epochs_trained"] <= 4 for t in out["trials"])
+    assert any(t["decision"] == "completed" for t in out["trials"])
+    # The best trial is reported on the parent and is the highest-scoring trial.
+    best = max(out["trials"], key=lambda t: t["score"])
+    assert parent.data.tags["best_trial_run_id"] == out["best_run_id"] == best["run_id"]
+    assert json.loads(parent.data.tags["best_config"])["mask_ratio"] == best["mask_ratio"]
+    # The comparison report and its figures are artifacts of the parent run.
+    report = {a.path for a in client.list_artifacts(out["parent_run_id"], "report")}
+    assert "report/report.html" in report and any(p.endswith(".png") for p in report)
+
+    # Resume: finished trials are not rerun, so their child runs gain no new metric steps.
+    before = {c.info.run_id: len(client.get_metric_history(c.info.run_id, "loss")) for c in children}
+    again = run_sweep(_cfg(synthetic_dataset, tmp_path, "--resume"))
+    assert again["parent_run_id"] == out["parent_run_id"]
+    after = {rid: len(client.get_metric_history(rid, "loss")) for rid in before}
+    assert after == before
+    assert len(client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out['parent_run_id']}'"
+    )) == 3
