@@ -3,6 +3,7 @@
     python jobs/predict.py --model runs:/<run_id>/model FILE.skeleton [FILE ...]
     python jobs/predict.py --model models:/skelmae-classifier@champion recordings/*.skeleton
     python jobs/predict.py --model runs/finetune-.../checkpoint_.../checkpoint.pt FILE.skeleton
+    python jobs/predict.py --json --model ... FILE.skeleton    # one JSON object per file
 
 Per file: its path, then the top-k actions (A-number, name, probability), best first. Unusable files
 are reported on stderr by name with the reason; the others are still predicted. Exit status: 0 all
@@ -10,6 +11,7 @@ predicted, 1 some file failed, 2 the model could not be loaded.
 """
 
 import argparse
+import json
 import sys
 
 from skelmae.inference import ModelLoadError, Predictor
@@ -19,6 +21,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="MLflow model URI or fine-tuning checkpoint path")
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--json", action="store_true", help="one JSON line per file instead of the table")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args(argv)
     if args.top < 1:
@@ -31,6 +34,11 @@ def main(argv: list[str]) -> int:
         return 2
     preds, failed = predictor.predict_files(args.files, k=args.top)
     for p in preds:
+        if args.json:
+            top = [{"action": f"A{label + 1:03d}", "label": label, "name": name, "probability": prob}
+                   for label, name, prob in p.top]
+            print(json.dumps({"file": p.file, "top": top}))
+            continue
         print(p.file)
         for rank, (label, name, prob) in enumerate(p.top, 1):
             print(f"  {rank}. A{label + 1:03d} {name:<45} {prob:.3f}")

@@ -103,6 +103,14 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     if unknown:
         name = prefix + sorted(unknown)[0]
         raise ConfigError(name, f"unknown field (known: {', '.join(sorted(types_))})")
+    data = dict(data)
+    for f in dataclasses.fields(cls):
+        # A section whose default differs from its class default (e.g. a sweep's pretraining
+        # defaults) keeps those differences under a partial override.
+        if f.name in data and isinstance(data[f.name], dict) and f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            if dataclasses.is_dataclass(default):
+                data[f.name] = _merge(_diff_from_default(default), data[f.name])
     kwargs = {k: _coerce(v, types_[k], prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -111,6 +119,21 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
         if prefix and not e.field.startswith(prefix):
             raise ConfigError(prefix + e.field, str(e).split(": ", 1)[-1]) from None
         raise
+
+
+def _diff_from_default(obj: Any) -> dict:
+    """The fields of dataclass `obj` that differ from a default-constructed instance, nested."""
+    base = type(obj)()
+    out: dict = {}
+    for f in dataclasses.fields(obj):
+        v, b = getattr(obj, f.name), getattr(base, f.name)
+        if dataclasses.is_dataclass(v):
+            d = _diff_from_default(v)
+            if d:
+                out[f.name] = d
+        elif v != b:
+            out[f.name] = v
+    return out
 
 
 def to_dict(cfg: Any) -> dict:

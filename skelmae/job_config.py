@@ -82,7 +82,8 @@ class OptimConfig:
 class ScalingConfig:
     num_workers: int = 1
     use_gpu: bool = False
-    # Fractional CPUs leave room for Ray Data tasks: 2 workers x 1 CPU on a 2-CPU node deadlock.
+    # Leave one whole CPU free on the node for Ray Data: its file-listing task needs a full CPU, so
+    # 2 workers x 1 CPU on a 2-CPU node deadlock (use 2 x 0.5 there).
     cpus_per_worker: float = 1.0
     # Torch intra-op threads per worker; 0 = leave torch's default.
     torch_threads: int = 0

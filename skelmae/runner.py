@@ -21,13 +21,11 @@ from ray.train.torch import TorchTrainer
 
 from data_pipeline.parquet_io import manifest_hash
 from skelmae.config import dump_yaml, flatten
-from skelmae.datasets import count_split, label_subset, load_split_arrays, resolve_data_path, split_dataset
+from skelmae.datasets import count_split, label_subset, resolve_data_path, split_dataset
 from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig, TrackingConfig
 from skelmae.model_config import ModelConfig
 from skelmae.tracking import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
 from skelmae.train_loops import CHECKPOINT_FILE, finetune_loop, linear_eval_loop, pretrain_loop
-
-NUM_FIGURE_SAMPLES = 4
 
 
 def init_ray() -> None:
@@ -138,14 +136,6 @@ def _model_config_from_checkpoint(path: str) -> ModelConfig:
     return ModelConfig(**state["model_config"])
 
 
-def _figure_samples(data_path: str, cfg: PretrainConfig) -> dict | None:
-    x, y, ids = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames, cfg.data.eval_crop,
-                                  limit=NUM_FIGURE_SAMPLES)
-    if len(ids) == 0:
-        return None
-    return {"x": x, "label": y, "sample_id": ids}
-
-
 # ---------------------------------------------------------------------------- jobs
 def run_pretrain(cfg: PretrainConfig) -> dict:
     data_path = resolve_data_path(cfg.data)
@@ -165,7 +155,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         "tracking_uri": tracking_uri,
         "run_id": run_id,
         "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
-        "figure_samples": _figure_samples(data_path, cfg),
+        "data_path": data_path,
     }
     if cfg.fail_at_epoch >= 0:
         loop_config["fault_marker"] = os.path.join(_storage_path(cfg.tracking), run_name, "injected_fault")

@@ -80,3 +80,26 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
                       "num_classes": int(probs.shape[1]), "preprocess": _dataset_preprocess(data_path)},
         )
     return info.model_uri
+
+
+def promote(run_id: str, name: str, alias: str = "champion", tracking_uri: str = "") -> str:
+    """Point `models:/name@alias` at the classifier logged by fine-tuning run `run_id`; returns the version.
+
+    The run's model is registered under `name` first unless a version of it already exists (as after
+    `jobs/finetune.py --register_as name`). The alias moves: the previous holder loses it.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from skelmae.tracking import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = MlflowClient(uri)
+    client.get_run(run_id)  # an unknown run fails here, naming it
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if versions:
+        version = max(versions, key=lambda v: int(v.version)).version
+    else:
+        mlflow.set_tracking_uri(uri)
+        version = mlflow.register_model(f"runs:/{run_id}/model", name).version
+    client.set_registered_model_alias(name, alias, version)
+    return str(version)

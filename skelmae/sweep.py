@@ -26,18 +26,20 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from skelmae.config import ConfigError, flatten, from_dict
 from skelmae.datasets import count_split, resolve_data_path, split_dataset
-from skelmae.job_config import OptimConfig, PretrainConfig
+from skelmae.job_config import OptimConfig, PretrainConfig, ScalingConfig
 from skelmae.model_config import ModelConfig
-from skelmae.runner import _figure_samples, _scaling, init_ray, start_mlflow_run
+from skelmae.runner import _scaling, init_ray, start_mlflow_run
 from skelmae.tracking import ensure_experiment, resolve_tracking_uri
 from skelmae.train_loops import pretrain_loop
 
 STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
+TRIAL_FUNCTION_CPU = 0.01
 
 
 def _sweep_pretrain_defaults() -> PretrainConfig:
     return PretrainConfig(
         optim=OptimConfig(epochs=6, lr=1.5e-3, warmup_epochs=1.0),
+        scaling=ScalingConfig(cpus_per_worker=0.49, torch_threads=1),
         knn_every=1, linear_eval=False, checkpoint_every=1,
     )
 
@@ -138,7 +140,7 @@ def sweep_trial(config: dict) -> None:
     }
     loop_config = {
         "cfg": asdict(cfg), "tracking_uri": tracking_uri, "run_id": run_id,
-        "steps_per_epoch": config["steps_per_epoch"], "figure_samples": config.get("figure_samples"),
+        "steps_per_epoch": config["steps_per_epoch"], "data_path": config["data_path"],
     }
     trainer = TorchTrainer(
         pretrain_loop,
@@ -167,8 +169,11 @@ def _max_concurrent(cfg: SweepConfig) -> int:
         return cfg.max_concurrent
     res = ray.cluster_resources()
     s = cfg.pretrain.scaling
-    # Keep one CPU free for Ray Data's read/map tasks (a full cluster deadlocks the data path).
-    by_cpu = int(max(res.get("CPU", 1) - 1, 1) // (s.num_workers * s.cpus_per_worker))
+    # Ray Data lists files in a task that needs a whole CPU and exposes no knob for it: keep one CPU
+    # free or every trial's data path waits forever. Each trial holds its workers' CPUs plus the
+    # sliver its orchestrating function asks for (0.49 + 0.01: two trials per spare CPU).
+    per_trial = s.num_workers * s.cpus_per_worker + TRIAL_FUNCTION_CPU
+    by_cpu = int((res.get("CPU", 1) - 1) / per_trial + 1e-6)
     if s.use_gpu:
         by_cpu = min(by_cpu, int(res.get("GPU", 0) // s.num_workers))
     return max(1, by_cpu)
@@ -205,7 +210,6 @@ def run_sweep(cfg: SweepConfig) -> dict:
         "parent_run_id": parent_id,
         "storage_path": os.path.join(storage, name, "trials"),
         "steps_per_epoch": math.ceil(n_train / pre.scaling.num_workers / pre.optim.batch_size),
-        "figure_samples": _figure_samples(data_path, pre),
     }
     space, num_samples = search_space(cfg)
     scheduler = (
@@ -215,7 +219,7 @@ def run_sweep(cfg: SweepConfig) -> dict:
     )
     # The trial function only orchestrates; its Train workers hold the CPUs (Tune refuses an empty
     # request, so it asks for a sliver).
-    trainable = tune.with_resources(sweep_trial, {"CPU": 0.01})
+    trainable = tune.with_resources(sweep_trial, {"CPU": TRIAL_FUNCTION_CPU})
     tune_dir = os.path.join(storage, name)
     if cfg.resume and tune.Tuner.can_restore(os.path.join(tune_dir, "tune")):
         tuner = tune.Tuner.restore(os.path.join(tune_dir, "tune"), trainable, resume_errored=True,

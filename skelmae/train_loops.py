@@ -23,7 +23,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from skelmae.config import from_dict
-from skelmae.datasets import SequenceBatcher
+from skelmae.datasets import SequenceBatcher, load_split_arrays
 from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
 from skelmae.knn import knn_accuracy, topk_accuracy, train_linear_probe
 from skelmae.model import SkeletonClassifier, SkeletonMAE, load_encoder_weights
@@ -144,7 +144,7 @@ def pretrain_loop(config: dict) -> None:
     steps_per_epoch = max(1, config["steps_per_epoch"])
     shard = ray.train.get_dataset_shard("train")
     eval_batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
-    figure_samples = config.get("figure_samples")
+    figure_samples = _figure_samples(config.get("data_path"), cfg) if rank == 0 else None
 
     for epoch in range(start_epoch, cfg.optim.epochs):
         _maybe_inject_fault(epoch, cfg.fail_at_epoch, config.get("fault_marker"), rank)
@@ -209,6 +209,18 @@ def pretrain_loop(config: dict) -> None:
                 "last_score": last_score,
             })
         ray.train.report(metrics, checkpoint=checkpoint)
+
+
+NUM_FIGURE_SAMPLES = 4
+
+
+def _figure_samples(data_path: str | None, cfg: PretrainConfig) -> dict | None:
+    """The fixed validation samples drawn every figure interval (first IDs of the test split)."""
+    if not data_path:
+        return None
+    x, y, ids = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames, cfg.data.eval_crop,
+                                  limit=NUM_FIGURE_SAMPLES)
+    return {"x": x, "label": y, "sample_id": ids} if ids else None
 
 
 def _log_reconstruction(mae, samples: dict, cfg: PretrainConfig, logger: RunLogger, epoch: int, device) -> None:

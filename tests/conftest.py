@@ -130,11 +130,10 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
     Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, tracking_uri,
     num_frames, val_acc).
     """
-    from mlflow.tracking import MlflowClient
-
     from skelmae.config import load_config
     from skelmae.job_config import FinetuneConfig, PretrainConfig
     from skelmae.runner import run_finetune, run_pretrain
+    from skelmae.serving import promote
 
     root = tmp_path_factory.mktemp("classifier")
     name = "skelmae-test-classifier"
@@ -144,13 +143,11 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
               "--model.num_frames", "16", "--optim.batch_size", "16", "--scaling.torch_threads", "1"]
     _init_ray()
     pre = run_pretrain(load_config(PretrainConfig, [
-        *common, "--optim.epochs", "2", "--linear_eval", "false", "--knn_every", "0"]))
+        *common, "--optim.epochs", "1", "--linear_eval", "false", "--knn_every", "0"]))
     ft = run_finetune(load_config(FinetuneConfig, [
-        *common, "--pretrained", pre["run_id"], "--optim.epochs", "10", "--optim.lr", "2e-3",
+        *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.lr", "3e-3",
         "--optim.warmup_epochs", "1", "--register_as", name]))
-    client = MlflowClient(mlflow_store)
-    (mv,) = client.search_model_versions(f"name = '{name}' and run_id = '{ft['run_id']}'")
-    client.set_registered_model_alias(name, "champion", mv.version)
-    return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": mv.version,
+    version = promote(ft["run_id"], name, "champion", mlflow_store)
+    return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": version,
             "checkpoint": ft["checkpoint"], "pretrain_checkpoint": pre["checkpoint"],
             "tracking_uri": mlflow_store, "num_frames": 16, "val_acc": ft["metrics"].get("val_acc")}

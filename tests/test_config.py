@@ -55,3 +55,13 @@ def test_resume_needs_a_run_name():
 def test_linear_eval_bool_and_float_parsing():
     cfg = load_config(LinearEvalConfig, ["--scaling.use_gpu=false", "--data.label_fraction", "0.1"])
     assert cfg.scaling.use_gpu is False and cfg.data.label_fraction == pytest.approx(0.1)
+
+
+def test_partial_override_keeps_a_sections_custom_defaults():
+    from skelmae.sweep import SweepConfig
+
+    cfg = load_config(SweepConfig, ["--pretrain.optim.batch_size", "16", "--pretrain.model.preset", "base"])
+    assert cfg.pretrain.optim.batch_size == 16
+    assert cfg.pretrain.optim.epochs == SweepConfig().pretrain.optim.epochs != PretrainConfig().optim.epochs
+    assert cfg.pretrain.scaling.cpus_per_worker == SweepConfig().pretrain.scaling.cpus_per_worker
+    assert cfg.pretrain.model.embed_dim == 256  # the base preset resolved, not tiny's sizes

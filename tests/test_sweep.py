@@ -16,7 +16,7 @@ def _cfg(data: str, tmp_path: Path, *extra: str) -> SweepConfig:
     return load_config(SweepConfig, [
         "--pretrain.data.path", data, "--pretrain.model.num_frames", "16",
         "--pretrain.optim.batch_size", "32", "--pretrain.optim.epochs", "4",
-        "--pretrain.scaling.cpus_per_worker", "0.5", "--pretrain.scaling.torch_threads", "1",
+        "--pretrain.scaling.torch_threads", "1",
         "--pretrain.tracking.storage_path", str(tmp_path / "runs"),
         "--pretrain.tracking.experiment", "test-sweep",
         "--mask_ratios", "0.3,0.6,0.9", "--grace_period", "1", "--reduction_factor", "2",
