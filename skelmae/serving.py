@@ -92,14 +92,23 @@ def promote(run_id: str, name: str, alias: str = "champion", tracking_uri: str =
 
     from skelmae.tracking import resolve_tracking_uri
 
-    uri = resolve_tracking_uri(tracking_uri)
-    client = MlflowClient(uri)
-    client.get_run(run_id)  # an unknown run fails here, naming it
+    client = MlflowClient(resolve_tracking_uri(tracking_uri))
+    run = client.get_run(run_id)  # an unknown run fails here, naming it
     versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if versions:
-        version = max(versions, key=lambda v: int(v.version)).version
+        version = max(int(v.version) for v in versions)
     else:
-        mlflow.set_tracking_uri(uri)
-        version = mlflow.register_model(f"runs:/{run_id}/model", name).version
-    client.set_registered_model_alias(name, alias, version)
+        # MLflow 3 keeps a run's logged model as a LoggedModel (models:/m-...), not under the run's artifacts.
+        models = [client.get_logged_model(o.model_id) for o in run.outputs.model_outputs]
+        model = next((m for m in models if m.name == "model"), None)
+        if model is None:
+            raise ValueError(f"run {run_id} logged no classifier `model` (is it a jobs/finetune.py run?)")
+        try:
+            client.create_registered_model(name)
+        except mlflow.exceptions.MlflowException as e:
+            if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = int(client.create_model_version(name, model.model_uri, run_id=run_id,
+                                                  model_id=model.model_id).version)
+    client.set_registered_model_alias(name, alias, str(version))
     return str(version)

@@ -127,8 +127,8 @@ def mlflow_server(tmp_path_factory):
 def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_dataset) -> dict:
     """A tiny classifier trained once: pretrain -> fine-tune -> registered model with alias `champion`.
 
-    Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, tracking_uri,
-    num_frames, val_acc).
+    Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, pretrain_run_id,
+    tracking_uri, num_frames, val_acc).
     """
     from skelmae.config import load_config
     from skelmae.job_config import FinetuneConfig, PretrainConfig
@@ -145,9 +145,10 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
     pre = run_pretrain(load_config(PretrainConfig, [
         *common, "--optim.epochs", "1", "--linear_eval", "false", "--knn_every", "0"]))
     ft = run_finetune(load_config(FinetuneConfig, [
-        *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.lr", "3e-3",
-        "--optim.warmup_epochs", "1", "--register_as", name]))
+        *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.batch_size", "8",
+        "--optim.lr", "3e-3", "--optim.warmup_epochs", "1", "--register_as", name]))
     version = promote(ft["run_id"], name, "champion", mlflow_store)
     return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": version,
             "checkpoint": ft["checkpoint"], "pretrain_checkpoint": pre["checkpoint"],
-            "tracking_uri": mlflow_store, "num_frames": 16, "val_acc": ft["metrics"].get("val_acc")}
+            "pretrain_run_id": pre["run_id"], "tracking_uri": mlflow_store, "num_frames": 16,
+            "val_acc": ft["metrics"].get("val_acc")}

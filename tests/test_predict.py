@@ -20,7 +20,7 @@ from skelmae.inference import ModelLoadError, Predictor
 REPO = Path(__file__).resolve().parents[1]
 # The training set is seed 0: these are new subjects, bodies and camera rigs.
 FRESH_SEED = 7
-NUM_FRESH = 2 * len(SYNTHETIC_ACTIONS)
+NUM_FRESH = 3 * len(SYNTHETIC_ACTIONS)
 CHANCE = 1 / len(SYNTHETIC_ACTIONS)
 
 

@@ -111,6 +111,8 @@ def test_promote_registers_a_run_and_moves_the_alias(trained_classifier):
     # Not yet registered under this name: a new registered model, version 1, alias set.
     assert promote(run, "skelmae-test-promoted", "staging", uri) == "1"
     mv = client.get_model_version_by_alias("skelmae-test-promoted", "staging")
-    assert (mv.version, mv.run_id) == ("1", run)
+    assert (str(mv.version), mv.run_id) == ("1", run)
     with pytest.raises(Exception, match="no-such-run"):
         promote("no-such-run", "skelmae-test-promoted", "staging", uri)
+    with pytest.raises(ValueError, match="logged no classifier"):
+        promote(trained_classifier["pretrain_run_id"], "skelmae-test-promoted", "staging", uri)
