@@ -29,6 +29,8 @@ class DataConfig:
     eval_crop: float = 0.95
     rotate_degrees: float = 0.0
     scale: float = 0.0
+    # Datasets smaller than this (Parquet MB) are read once into Ray's object store, not every epoch.
+    in_memory_mb: float = 512.0
     # Embedded synthetic dataset (generated once into cache_dir).
     synthetic_samples: int = 720
     synthetic_seed: int = 0

@@ -22,7 +22,14 @@ from ray.train.torch import TorchTrainer
 from data_pipeline.parquet_io import manifest_hash
 from skelmae.config import dump_yaml, flatten
 from skelmae.datasets import count_split, label_subset, resolve_data_path, split_dataset
-from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig, TrackingConfig
+from skelmae.job_config import (
+    DataConfig,
+    FinetuneConfig,
+    LinearEvalConfig,
+    PretrainConfig,
+    ScalingConfig,
+    TrackingConfig,
+)
 from skelmae.model_config import ModelConfig
 from skelmae.tracking import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
 from skelmae.train_loops import CHECKPOINT_FILE, finetune_loop, linear_eval_loop, pretrain_loop
@@ -85,6 +92,15 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
     return tracking_uri, run_id
 
 
+def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset: list[str] | None = None) -> dict:
+    """Ray Datasets by the names the train loops read ({"train": "train", "knn_val": "test"}, ...);
+    `subset` (label-fraction sample IDs) restricts the one named "train"."""
+    return {
+        name: split_dataset(data_path, data.benchmark, part, subset if name == "train" else None, data.in_memory_mb)
+        for name, part in parts.items()
+    }
+
+
 def _scaling(s: ScalingConfig) -> ray.train.ScalingConfig:
     return ray.train.ScalingConfig(
         num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker}
@@ -145,11 +161,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     init_ray()
     b = cfg.data.benchmark
     n_train = count_split(data_path, b, "train")
-    datasets = {
-        "train": split_dataset(data_path, b, "train"),
-        "knn_train": split_dataset(data_path, b, "train"),
-        "knn_val": split_dataset(data_path, b, "test"),
-    }
+    datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
     loop_config = {
         "cfg": asdict(cfg),
         "tracking_uri": tracking_uri,
@@ -192,7 +204,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     b = cfg.data.benchmark
     subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
     n_train = count_split(data_path, b, "train", subset)
-    datasets = {"train": split_dataset(data_path, b, "train", subset), "val": split_dataset(data_path, b, "test")}
+    datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
     loop_config = {
         "cfg": asdict(cfg),
         "tracking_uri": tracking_uri,
@@ -227,7 +239,7 @@ def run_linear_eval(cfg: LinearEvalConfig) -> dict:
     init_ray()
     b = cfg.data.benchmark
     subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
-    datasets = {"train": split_dataset(data_path, b, "train", subset), "val": split_dataset(data_path, b, "test")}
+    datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
     loop_config = {"cfg": asdict(cfg), "tracking_uri": tracking_uri, "run_id": run_id,
                    "pretrained_file": pretrained_file}
     # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.

@@ -25,10 +25,10 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from skelmae.config import ConfigError, flatten, from_dict
-from skelmae.datasets import count_split, resolve_data_path, split_dataset
+from skelmae.datasets import count_split, resolve_data_path
 from skelmae.job_config import OptimConfig, PretrainConfig, ScalingConfig
 from skelmae.model_config import ModelConfig
-from skelmae.runner import _scaling, init_ray, start_mlflow_run
+from skelmae.runner import _scaling, init_ray, job_datasets, start_mlflow_run
 from skelmae.tracking import ensure_experiment, resolve_tracking_uri
 from skelmae.train_loops import pretrain_loop
 
@@ -132,12 +132,7 @@ def sweep_trial(config: dict) -> None:
         parent_run_id=config["parent_run_id"],
         extra_tags={"sweep": config["sweep_name"], "trial_id": trial_id},
     )
-    b = cfg.data.benchmark
-    datasets = {
-        "train": split_dataset(config["data_path"], b, "train"),
-        "knn_train": split_dataset(config["data_path"], b, "train"),
-        "knn_val": split_dataset(config["data_path"], b, "test"),
-    }
+    datasets = job_datasets(config["data_path"], cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
     loop_config = {
         "cfg": asdict(cfg), "tracking_uri": tracking_uri, "run_id": run_id,
         "steps_per_epoch": config["steps_per_epoch"], "data_path": config["data_path"],

@@ -58,9 +58,8 @@ def ray_local(_ray_session):
 @pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory, _ray_session) -> str:
     """A small synthetic NTU-format dataset, preprocessed to Parquet once per session."""
-    from data_pipeline.process import PreprocessConfig
-
     from data_pipeline.pipeline import run_preprocess
+    from data_pipeline.process import PreprocessConfig
     from data_pipeline.synthetic import generate_dataset
 
     root = tmp_path_factory.mktemp("synthetic")
