@@ -309,15 +309,23 @@ def _png_artifacts(client: MlflowClient, run_id: str, path: str, depth: int = 3)
 
 
 def best_run_images(run_id: str, tracking_uri: str) -> dict[str, bytes]:
-    """PNG artifacts of the run under BEST_RUN_ARTIFACT_DIRS (newest few per folder, by name)."""
+    """PNG artifacts under BEST_RUN_ARTIFACT_DIRS (newest few per folder, by name) of the run and of the
+    evaluation runs linked to it (tag `pretrain_run_id`: its linear eval's confusion matrix and feature
+    map, a fine-tune's confusion matrix)."""
     client = MlflowClient(tracking_uri)
+    run = client.get_run(run_id)
+    linked = client.search_runs([run.info.experiment_id], filter_string=f"tags.pretrain_run_id = '{run_id}'",
+                                order_by=["attributes.start_time DESC"], max_results=5)
     images: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for d in BEST_RUN_ARTIFACT_DIRS:
-            for path in sorted(_png_artifacts(client, run_id, d))[-MAX_IMAGES_PER_DIR:]:
-                local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=tmp,
-                                                            tracking_uri=tracking_uri)
-                images[path] = Path(local).read_bytes()
+        for rid in [run_id] + [r.info.run_id for r in linked]:
+            for d in BEST_RUN_ARTIFACT_DIRS:
+                for path in sorted(_png_artifacts(client, rid, d))[-MAX_IMAGES_PER_DIR:]:
+                    if path in images:
+                        continue
+                    local = mlflow.artifacts.download_artifacts(run_id=rid, artifact_path=path,
+                                                                dst_path=f"{tmp}/{rid}", tracking_uri=tracking_uri)
+                    images[path] = Path(local).read_bytes()
     return images
 
 

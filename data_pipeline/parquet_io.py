@@ -134,7 +134,7 @@ def read_split_dataset(
 
     # Reading is light work: a quarter CPU per read task keeps the data path schedulable beside
     # training workers that hold most of a small node's CPUs (whole-CPU tasks would deadlock).
-    ds = ray.data.read_parquet(samples_dir(data_dir), ray_remote_args={"num_cpus": 0.25})
+    ds = ray.data.read_parquet(samples_dir(data_dir), num_cpus=0.25)
     ds = ds.filter(expr=ray_split_filter(benchmark, part, sample_ids))
     return ds.select_columns(columns) if columns is not None else ds
 

@@ -26,11 +26,19 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from skelmae.config import ConfigError, flatten, from_dict
 from skelmae.datasets import count_split, resolve_data_path
-from skelmae.job_config import OptimConfig, PretrainConfig, ScalingConfig
+from skelmae.job_config import (
+    FinetuneConfig,
+    LinearEvalConfig,
+    OptimConfig,
+    PretrainConfig,
+    ScalingConfig,
+    TrackingConfig,
+)
 from skelmae.model_config import ModelConfig
-from skelmae.runner import _scaling, init_ray, job_datasets, start_mlflow_run
+from skelmae.runner import _finish, _scaling, init_ray, job_datasets, run_finetune, run_linear_eval, start_mlflow_run
+from skelmae.serving import promote
 from skelmae.tracking import ensure_experiment, resolve_tracking_uri
-from skelmae.train_loops import pretrain_loop
+from skelmae.train_loops import CHECKPOINT_FILE, pretrain_loop
 
 STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
 TRIAL_FUNCTION_CPU = 0.01
@@ -61,6 +69,10 @@ class SweepConfig:
     name: str = ""  # sweep name (Tune experiment dir + MLflow parent run); empty: timestamped
     resume: bool = False  # continue sweep `name`: finished trials are not rerun
     report: bool = True  # log the dashboards report to the parent run
+    evaluate_best: bool = True  # linear eval of the best trial (confusion matrix, feature map)
+    # Registered-model name: fine-tune the best trial, register the classifier, alias it `champion`.
+    champion: str = ""
+    champion_epochs: int = 10
 
     def validate(self) -> None:
         if not self.strategies:
@@ -84,6 +96,8 @@ class SweepConfig:
             raise ConfigError("scheduler", "must be asha or fifo")
         if self.num_samples < 1 or self.grace_period < 1 or self.reduction_factor < 2:
             raise ConfigError("grace_period" if self.grace_period < 1 else "num_samples", "out of range")
+        if self.champion_epochs < 1:
+            raise ConfigError("champion_epochs", "must be >= 1")
         if self.resume and not self.name:
             raise ConfigError("resume", "needs the name of the sweep to continue")
 
@@ -151,12 +165,10 @@ def sweep_trial(config: dict) -> None:
         datasets=datasets,
     )
     result = trainer.fit()
-    client = MlflowClient(tracking_uri)
-    if result.error is not None:
-        client.set_terminated(run_id, status="FAILED")
-        raise result.error
-    client.log_metric(run_id, "final_score", float(result.metrics.get("score", 0.0)))
-    client.set_terminated(run_id, status="FINISHED")
+    if result.error is None:
+        MlflowClient(tracking_uri).log_metric(run_id, "final_score", float(result.metrics.get("score", 0.0)))
+    # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
+    _finish(tracking_uri, run_id, result, log_checkpoint=True)
 
 
 def _max_concurrent(cfg: SweepConfig) -> int:
@@ -241,8 +253,12 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         status = "error" if r.error else ("stopped early" if iters < pre.optim.epochs else "completed")
         run_id = _child_run(client, parent_id, f"{name}-{r.metrics.get('trial_id')}") if r.metrics else None
         if run_id and status == "stopped early":
-            # Tune stopped the trial mid-run; its child run would otherwise stay RUNNING forever.
+            # Tune stopped the trial mid-run; its child run would otherwise stay RUNNING forever, and
+            # its last checkpoint (reported through TuneReportCallback) would never reach MLflow.
             client.set_tag(run_id, "scheduler_decision", "stopped early by ASHA")
+            ckpt = (r.metrics or {}).get("checkpoint_path")
+            if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
+                client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), "checkpoint")
             client.set_terminated(run_id, status="KILLED")
         elif run_id:
             client.set_tag(run_id, "scheduler_decision", status)
@@ -270,6 +286,19 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
     client.set_terminated(parent_id, status="FINISHED")
     out = {"name": name, "parent_run_id": parent_id, "best_run_id": best_run, "best_params": best_params,
            "best_score": best_score, "trials": trials, "tracking_uri": tracking_uri}
+    if best_run and cfg.evaluate_best:
+        lin = LinearEvalConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
+                               tracking=TrackingConfig(**{**asdict(pre.tracking), "run_name": f"{name}-best-linear"}))
+        out["best_linear_eval"] = run_linear_eval(lin)["metrics"]
+    if best_run and cfg.champion:
+        ft = FinetuneConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
+                            optim=OptimConfig(epochs=cfg.champion_epochs, batch_size=pre.optim.batch_size),
+                            tracking=TrackingConfig(**{**asdict(pre.tracking), "run_name": f"{name}-champion"}),
+                            register_as=cfg.champion)
+        res = run_finetune(ft)
+        version = promote(res["run_id"], cfg.champion, "champion", tracking_uri)
+        client.set_tag(parent_id, "champion_model", f"models:/{cfg.champion}@champion (version {version})")
+        out["champion"] = {"run_id": res["run_id"], "version": version, "uri": f"models:/{cfg.champion}@champion"}
     if cfg.report:
         from dashboards.compare import build_report, log_report_to_run
 

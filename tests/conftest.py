@@ -28,9 +28,12 @@ def _init_ray():
     import ray
 
     if not ray.is_initialized():
+        # The dashboard serves the state API, which Ray Train's placement-group cleaner needs to free
+        # the workers of trials that Tune stops early; without it their CPUs stay held.
         ray.init(
             num_cpus=2,
-            include_dashboard=False,
+            include_dashboard=True,
+            dashboard_host="127.0.0.1",
             _node_ip_address="127.0.0.1",
             configure_logging=False,
         )

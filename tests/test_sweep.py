@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -34,7 +35,7 @@ def test_sweep_config_errors_name_the_field():
 
 
 def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, synthetic_dataset, tmp_path):
-    out = run_sweep(_cfg(synthetic_dataset, tmp_path))
+    out = run_sweep(_cfg(synthetic_dataset, tmp_path, "--champion", "sweep-champion", "--champion_epochs", "1"))
     client = MlflowClient(mlflow_store)
     parent = client.get_run(out["parent_run_id"])
     assert parent.data.tags["job_kind"] == "sweep"
@@ -56,13 +57,25 @@ def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, syn
     best = max(out["trials"], key=lambda t: t["score"])
     assert parent.data.tags["best_trial_run_id"] == out["best_run_id"] == best["run_id"]
     assert json.loads(parent.data.tags["best_config"])["mask_ratio"] == best["mask_ratio"]
-    # The comparison report and its figures are artifacts of the parent run.
+    # The best trial was evaluated (linear probe, feature map) and fine-tuned into the champion.
+    linked = f"tags.pretrain_run_id = '{out['best_run_id']}' and tags.job_kind = 'linear_eval'"
+    lin = client.search_runs([parent.info.experiment_id], filter_string=linked)
+    assert len(lin) == 1 and "linear_acc" in lin[0].data.metrics
+    version = client.get_model_version_by_alias("sweep-champion", "champion")
+    assert version.run_id == out["champion"]["run_id"]
+    assert client.get_run(version.run_id).data.tags["pretrain_run_id"] == out["best_run_id"]
+    assert "sweep-champion@champion" in parent.data.tags["champion_model"]
+    # The comparison report and its figures are artifacts of the parent run, with the best run's pictures.
     report = {a.path for a in client.list_artifacts(out["parent_run_id"], "report")}
     assert "report/report.html" in report and any(p.endswith(".png") for p in report)
+    html = Path(mlflow.artifacts.download_artifacts(run_id=out["parent_run_id"], artifact_path="report/report.html",
+                                                    tracking_uri=mlflow_store)).read_text()
+    for picture in ("best-reconstructions_", "best-confusion_", "best-features_"):
+        assert picture in html, picture
 
     # Resume: finished trials are not rerun, so their child runs gain no new metric steps.
     before = {c.info.run_id: len(client.get_metric_history(c.info.run_id, "loss")) for c in children}
-    again = run_sweep(_cfg(synthetic_dataset, tmp_path, "--resume"))
+    again = run_sweep(_cfg(synthetic_dataset, tmp_path, "--resume", "--evaluate_best", "false"))
     assert again["parent_run_id"] == out["parent_run_id"]
     after = {rid: len(client.get_metric_history(rid, "loss")) for rid in before}
     assert after == before
