@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--mask-strategy", default="random")
     ap.add_argument("--mask-ratio", type=float, default=0.75)
+    ap.add_argument("--target", default="coords", choices=["coords", "motion"])
+    ap.add_argument("--norm-target", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -34,7 +36,8 @@ def main() -> None:
     tracking = TrackingConfig(experiment="bench-ssl-gain", storage_path=f"{tmp}/runs",
                               tracking_uri=f"sqlite:///{tmp}/mlflow.db")
     data = DataConfig(synthetic_samples=args.samples)
-    model = ModelConfig(preset="tiny", mask_strategy=args.mask_strategy, mask_ratio=args.mask_ratio)
+    model = ModelConfig(preset="tiny", mask_strategy=args.mask_strategy, mask_ratio=args.mask_ratio,
+                        target=args.target, norm_target=args.norm_target)
     pre = PretrainConfig(model=model, data=data, tracking=tracking, seed=args.seed, knn_every=10,
                          optim=OptimConfig(epochs=args.epochs, lr=1.5e-3, warmup_epochs=2),
                          linear_eval=False)
@@ -53,7 +56,7 @@ def main() -> None:
 
     print("\n=== SSL gain: tiny SkeletonMAE, synthetic NTU-format data, ntu60-xsub ===")
     print(f"samples={args.samples} pretrain epochs={args.epochs} workers={args.workers} "
-          f"mask={args.mask_strategy}@{args.mask_ratio} seed={args.seed}")
+          f"mask={args.mask_strategy}@{args.mask_ratio} target={args.target} norm={args.norm_target} seed={args.seed}")
     print(f"pretraining wall time        : {pretrain_s:.0f} s; loss {hist['loss'][0]:.4f} -> {hist['loss'][-1]:.4f}")
     print(f"pretrain sequences/s (median): {sorted(hist['sequences_per_s'])[len(hist['sequences_per_s']) // 2]:.1f}")
     print(f"loader sequences/s (median)  : "

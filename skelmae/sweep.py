@@ -270,7 +270,8 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
             "score": float(r.metrics.get("score", float("nan"))) if r.metrics else float("nan"),
             "decision": status,
         })
-    best = results.get_best_result(metric="score", mode="max", scope="all")
+    # The last score goes with the last checkpoint, the one logged and evaluated further.
+    best = results.get_best_result(metric="score", mode="max", scope="last")
     best_params = best.config["params"]
     best_trial = best.metrics.get("trial_id")
     best_run = _child_run(client, parent_id, f"{name}-{best_trial}")
