@@ -48,7 +48,8 @@ def _sweep_pretrain_defaults() -> PretrainConfig:
     return PretrainConfig(
         optim=OptimConfig(epochs=6, lr=1.5e-3, warmup_epochs=1.0),
         scaling=ScalingConfig(cpus_per_worker=0.49, torch_threads=1),
-        knn_every=1, linear_eval=False, checkpoint_every=1,
+        # A figure every epoch: ASHA may stop any trial, the best included, before its last epoch.
+        knn_every=1, figure_every=1, linear_eval=False, checkpoint_every=1,
     )
 
 
