@@ -164,6 +164,13 @@ def runs_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     finished = candidates & (out["status"] != "FAILED")
     pool = out["score"][finished] if finished.any() else out["score"][candidates]
     best = pool.idxmax() if len(pool) else None
+    # A sweep's own choice wins: Tune ranks by the scores it received, and a trial stopped early can
+    # log one more score to MLflow than Tune saw, so re-ranking here could pick a trial whose linear
+    # eval and champion fine-tune were never run.
+    chosen = _col(df, "tags.best_trial_run_id")[out["job_kind"] == "sweep"].dropna()
+    chosen = out.index[out["run_id"].isin(chosen)]
+    if len(chosen) == 1:
+        best = chosen[0]
     out["is_best"] = out.index == best
 
     constant: dict[str, str] = {}
@@ -382,8 +389,8 @@ def _sweep_summaries(client: MlflowClient, runs: pd.DataFrame, best_run_id: str 
         tune_best = tags.get("best_trial_run_id")
         if tune_best:
             agree = "same as the best run here" if tune_best == best_run_id else (
-                "differs from the best run here (Tune ranks by its own mode/scope of the objective; "
-                "this page uses the last logged score of finished runs)")
+                "differs from the best run here (with several sweeps on one page, the best run is the "
+                "highest last logged score of finished runs)")
             items.append(("Tune's best trial", f"{tune_best}: {agree}"))
         parts.append(H.summary_html(items))
         if tags.get("best_config"):

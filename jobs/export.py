@@ -14,7 +14,7 @@ from typing import Literal
 
 from data_pipeline.exporters import MAX_FRAMES, export_dataset
 from data_pipeline.parquet_io import BENCHMARKS, MANIFEST
-from skelmae.config import ConfigError, load_config
+from skelmae.config import ConfigError, load_job_config
 
 
 @dataclass
@@ -41,10 +41,8 @@ class ExportJobConfig:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        cfg = load_config(ExportJobConfig, argv)
-    except ConfigError as e:
-        print(f"export: config error: {e}", file=sys.stderr)
+    cfg = load_job_config(ExportJobConfig, argv, "export")
+    if cfg is None:
         return 2
     s = export_dataset(cfg.data, cfg.benchmark, cfg.format, cfg.out, cfg.max_frames)
     print(f"{cfg.format} {cfg.benchmark} -> {cfg.out}: train {s['train']}, test {s['test']}, "

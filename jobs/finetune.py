@@ -9,16 +9,14 @@ The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a
 
 import sys
 
-from skelmae.config import ConfigError, load_config
+from skelmae.config import load_job_config
 from skelmae.job_config import FinetuneConfig
 from skelmae.runner import run_finetune
 
 
 def main(argv: list[str]) -> int:
-    try:
-        cfg = load_config(FinetuneConfig, argv)
-    except ConfigError as e:
-        print(f"finetune: config error: {e}", file=sys.stderr)
+    cfg = load_job_config(FinetuneConfig, argv, "finetune")
+    if cfg is None:
         return 2
     result = run_finetune(cfg)
     m = result["metrics"]

@@ -7,16 +7,14 @@
 
 import sys
 
-from skelmae.config import ConfigError, load_config
+from skelmae.config import load_job_config
 from skelmae.job_config import LinearEvalConfig
 from skelmae.runner import run_linear_eval
 
 
 def main(argv: list[str]) -> int:
-    try:
-        cfg = load_config(LinearEvalConfig, argv)
-    except ConfigError as e:
-        print(f"linear_eval: config error: {e}", file=sys.stderr)
+    cfg = load_job_config(LinearEvalConfig, argv, "linear_eval")
+    if cfg is None:
         return 2
     result = run_linear_eval(cfg)
     m = result["metrics"]

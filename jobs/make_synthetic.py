@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from data_pipeline.synthetic import ACTION_SPECS, SYNTHETIC_ACTIONS, generate_dataset
-from skelmae.config import ConfigError, load_config
+from skelmae.config import ConfigError, load_job_config
 
 
 @dataclass
@@ -33,10 +33,8 @@ class MakeSyntheticConfig:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        cfg = load_config(MakeSyntheticConfig, argv)
-    except ConfigError as e:
-        print(f"make_synthetic: config error: {e}", file=sys.stderr)
+    cfg = load_job_config(MakeSyntheticConfig, argv, "make_synthetic")
+    if cfg is None:
         return 2
     start = time.perf_counter()
     paths = generate_dataset(cfg.out, cfg.samples, seed=cfg.seed, actions=cfg.actions, workers=cfg.workers)

@@ -10,17 +10,15 @@ Any field of skelmae.job_config.PretrainConfig is a flag (`--model.mask_ratio 0.
 
 import sys
 
-from skelmae.config import ConfigError, load_config
+from skelmae.config import load_job_config
 from skelmae.job_config import PretrainConfig
 from skelmae.runner import run_pretrain
 
 
 def main(argv: list[str]) -> int:
     # Validate everything before Ray starts or any data is touched.
-    try:
-        cfg = load_config(PretrainConfig, argv)
-    except ConfigError as e:
-        print(f"pretrain: config error: {e}", file=sys.stderr)
+    cfg = load_job_config(PretrainConfig, argv, "pretrain")
+    if cfg is None:
         return 2
     result = run_pretrain(cfg)
     print(f"pretrain MLflow run : {result['run_id']} ({result['tracking_uri']})")

@@ -11,15 +11,13 @@ Fields of skelmae.sweep.SweepConfig are flags; `--pretrain.X` reaches the per-tr
 
 import sys
 
-from skelmae.config import ConfigError, load_config
+from skelmae.config import load_job_config
 from skelmae.sweep import SweepConfig, run_sweep
 
 
 def main(argv: list[str]) -> int:
-    try:
-        cfg = load_config(SweepConfig, argv)
-    except ConfigError as e:
-        print(f"sweep: config error: {e}", file=sys.stderr)
+    cfg = load_job_config(SweepConfig, argv, "sweep")
+    if cfg is None:
         return 2
     out = run_sweep(cfg)
     print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({out['tracking_uri']})")

@@ -9,6 +9,7 @@ One source of truth per job: a dataclass (possibly nested) whose defaults are th
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from pathlib import Path
@@ -224,6 +225,16 @@ def load_config(cls: type[T], argv: list[str] | None = None, path: str | None = 
     cfg = from_dict(cls, _merge(data, overrides))
     validate(cfg)
     return cfg
+
+
+def load_job_config(cls: type[T], argv: list[str], job: str) -> T | None:
+    """`load_config` for a job's `main()`: a bad config prints `JOB: config error: FIELD: why` to stderr
+    and returns None, so the job exits with status 2 before any work."""
+    try:
+        return load_config(cls, argv)
+    except ConfigError as e:
+        print(f"{job}: config error: {e}", file=sys.stderr)
+        return None
 
 
 def dump_yaml(cfg: Any) -> str:

@@ -166,10 +166,26 @@ def sweep_trial(config: dict) -> None:
         datasets=datasets,
     )
     result = trainer.fit()
-    if result.error is None:
-        MlflowClient(tracking_uri).log_metric(run_id, "final_score", float(result.metrics.get("score", 0.0)))
-    # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
+    # Tune usually ends the trial before fit() returns (ASHA stops every trial at max_t, and early
+    # ones sooner), so the child run is closed by the driver from Tune's results: _close_trial_run.
+    # This line is reached under FIFO or when the trial outlives its last report.
     _finish(tracking_uri, run_id, result, log_checkpoint=True)
+
+
+def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
+    """Give a trial's child run its final score, scheduler decision, checkpoint artifact and status."""
+    client.set_tag(run_id, "scheduler_decision", "stopped early by ASHA" if decision == "stopped early" else decision)
+    metrics = result.metrics or {}
+    if "score" in metrics:
+        client.log_metric(run_id, "final_score", float(metrics["score"]))
+    if client.get_run(run_id).info.status != "RUNNING":
+        return  # the trial function closed it itself
+    # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
+    ckpt = metrics.get("checkpoint_path")
+    if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
+        client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), "checkpoint")
+    status = {"completed": "FINISHED", "stopped early": "KILLED"}.get(decision, "FAILED")
+    client.set_terminated(run_id, status=status)
 
 
 def _max_concurrent(cfg: SweepConfig) -> int:
@@ -253,16 +269,8 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         iters = int(r.metrics.get("training_iteration", 0)) if r.metrics else 0
         status = "error" if r.error else ("stopped early" if iters < pre.optim.epochs else "completed")
         run_id = _child_run(client, parent_id, f"{name}-{r.metrics.get('trial_id')}") if r.metrics else None
-        if run_id and status == "stopped early":
-            # Tune stopped the trial mid-run; its child run would otherwise stay RUNNING forever, and
-            # its last checkpoint (reported through TuneReportCallback) would never reach MLflow.
-            client.set_tag(run_id, "scheduler_decision", "stopped early by ASHA")
-            ckpt = (r.metrics or {}).get("checkpoint_path")
-            if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
-                client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), "checkpoint")
-            client.set_terminated(run_id, status="KILLED")
-        elif run_id:
-            client.set_tag(run_id, "scheduler_decision", status)
+        if run_id:
+            _close_trial_run(client, run_id, r, status)
         trials.append({
             "trial_id": r.metrics.get("trial_id") if r.metrics else None,
             "run_id": run_id,

@@ -145,6 +145,24 @@ def test_best_run_is_highest_last_score_of_finished_runs_and_highlighted(store, 
     assert "Tune&#x27;s best trial" in page and "same as the best run here" in page
 
 
+def test_sweep_recorded_best_trial_wins_over_reranking(mlflow_store):
+    # Tune's choice can differ from the last score in MLflow (a stopped trial logs one score more than
+    # Tune received); the report must show the trial the sweep evaluated further.
+    exp_id = ensure_experiment("compare-sweep-choice", mlflow_store)
+    client = MlflowClient(mlflow_store)
+    parent = client.create_run(exp_id, start_time=T0, run_name="sweep", tags={"job_kind": "sweep"}).info.run_id
+    high = _log_trial(client, exp_id, parent, "trial-high", "random", {"model.mask_ratio": 0.5},
+                      0.001, [0.9], [0.9], "KILLED", T0 + 1000, 10)
+    chosen = _log_trial(client, exp_id, parent, "trial-chosen", "random", {"model.mask_ratio": 0.9},
+                        0.001, [0.6], [0.6], "KILLED", T0 + 2000, 10)
+    client.set_tag(parent, "best_trial_run_id", chosen)
+    client.set_terminated(parent, status="FINISHED", end_time=T0 + 60_000)
+    report = build_report("compare-sweep-choice", mlflow_store, parent_run_id=parent)
+    assert report.best_run_id == chosen != high
+    assert f'<tr data-run-id="{chosen}" class="best">' in report.html
+    assert "same as the best run here" in report.html
+
+
 def test_figures_are_nonempty_pngs(sweep_report):
     assert set(sweep_report.figures) == {"score_vs_mask_ratio", "loss_curves", "score_curves"}
     for key, png in sweep_report.figures.items():
