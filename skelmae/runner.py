@@ -187,18 +187,25 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     return out
 
 
-def run_finetune(cfg: FinetuneConfig) -> dict:
+def _start_downstream_run(kind: str, cfg: FinetuneConfig | LinearEvalConfig) -> tuple[str, str, str, str, str | None]:
+    """Resolve data and `--pretrained` (the model config comes from its checkpoint), then open the MLflow
+    run linked to the pretraining run. Returns (data_path, tracking_uri, run_id, run_name, pretrained_file)."""
     data_path = resolve_data_path(cfg.data)
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     pretrained_file, pretrain_run = (None, None)
     if cfg.pretrained:
         pretrained_file, pretrain_run = resolve_pretrained(cfg.pretrained, tracking_uri)
         cfg.model = _model_config_from_checkpoint(pretrained_file)
-    run_name = _run_name("finetune", cfg.tracking)
-    tags = {"pretrained": cfg.pretrained, "label_fraction": str(cfg.data.label_fraction)}
+    run_name = _run_name(kind, cfg.tracking)
+    tags = {"pretrained": cfg.pretrained or "random-init", "label_fraction": str(cfg.data.label_fraction)}
     if pretrain_run:
         tags["pretrain_run_id"] = pretrain_run
-    tracking_uri, run_id = start_mlflow_run("finetune", cfg, data_path, run_name, extra_tags=tags)
+    tracking_uri, run_id = start_mlflow_run(kind, cfg, data_path, run_name, extra_tags=tags)
+    return data_path, tracking_uri, run_id, run_name, pretrained_file
+
+
+def run_finetune(cfg: FinetuneConfig) -> dict:
+    data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("finetune", cfg)
     print(f"[skelmae] finetune run {run_name}: MLflow run {run_id} at {tracking_uri}")
     init_ray()
     b = cfg.data.benchmark
@@ -225,17 +232,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
 
 
 def run_linear_eval(cfg: LinearEvalConfig) -> dict:
-    data_path = resolve_data_path(cfg.data)
-    tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
-    pretrained_file, pretrain_run = (None, None)
-    if cfg.pretrained:
-        pretrained_file, pretrain_run = resolve_pretrained(cfg.pretrained, tracking_uri)
-        cfg.model = _model_config_from_checkpoint(pretrained_file)
-    run_name = _run_name("linear_eval", cfg.tracking)
-    tags = {"pretrained": cfg.pretrained or "random-init", "label_fraction": str(cfg.data.label_fraction)}
-    if pretrain_run:
-        tags["pretrain_run_id"] = pretrain_run
-    tracking_uri, run_id = start_mlflow_run("linear_eval", cfg, data_path, run_name, extra_tags=tags)
+    data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("linear_eval", cfg)
     init_ray()
     b = cfg.data.benchmark
     subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)

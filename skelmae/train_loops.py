@@ -109,6 +109,21 @@ def _save_checkpoint(state: dict) -> ray.train.Checkpoint:
     return ray.train.Checkpoint.from_directory(tmp)
 
 
+def _training_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
+                         steps_per_epoch: int, config: dict, **extra) -> ray.train.Checkpoint:
+    """What `--resume`, a restarted worker and the downstream jobs read back from a training loop."""
+    return _save_checkpoint({
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": {"epoch": epoch + 1, "steps_per_epoch": steps_per_epoch},
+        "epoch": epoch,
+        "config": config["cfg"],
+        "model_config": config["cfg"]["model"],
+        "mlflow_run_id": config["run_id"],
+        **extra,
+    })
+
+
 def _load_checkpoint(ckpt: ray.train.Checkpoint) -> dict:
     with ckpt.as_directory() as d:
         return torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu", weights_only=False)
@@ -198,16 +213,7 @@ def pretrain_loop(config: dict) -> None:
             _log_reconstruction(mae, figure_samples, cfg, logger, epoch, device)
         checkpoint = None
         if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
-            checkpoint = _save_checkpoint({
-                "model": mae.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": {"epoch": epoch + 1, "steps_per_epoch": steps_per_epoch},
-                "epoch": epoch,
-                "config": config["cfg"],
-                "model_config": config["cfg"]["model"],
-                "mlflow_run_id": config["run_id"],
-                "last_score": last_score,
-            })
+            checkpoint = _training_checkpoint(mae, optimizer, epoch, steps_per_epoch, config, last_score=last_score)
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
@@ -315,16 +321,8 @@ def finetune_loop(config: dict) -> None:
                 _log_confusion(logger, y_true, y_pred, cfg.data.num_classes)
         checkpoint = None
         if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
-            checkpoint = _save_checkpoint({
-                "model": clf.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": {"epoch": epoch + 1, "steps_per_epoch": steps_per_epoch},
-                "epoch": epoch,
-                "config": config["cfg"],
-                "model_config": config["cfg"]["model"],
-                "num_classes": cfg.data.num_classes,
-                "mlflow_run_id": config["run_id"],
-            })
+            checkpoint = _training_checkpoint(clf, optimizer, epoch, steps_per_epoch, config,
+                                              num_classes=cfg.data.num_classes)
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
