@@ -11,11 +11,13 @@ extra spaces do not matter):
                   per joint: x y z depthX depthY colorX colorY
                              orientationW orientationX orientationY orientationZ trackingState
 
-The reader finds every token and line with a few numpy passes over the bytes, walks the frame
-headers (one Python step per frame), checks every body's 27 lines at once and converts the joint
-numbers with a vectorised decimal parser that is bit-identical to float() (see `_parse_numbers`),
-instead of a Python loop over every float of every line: about 10x faster than a readline-per-line
-reader (reference_reader.py) on 100-frame files. Every line's number of values is checked, and errors name the line.
+The reader marks where every value starts in a bitmap and finds the lines with a few numpy passes
+over the bytes (`_Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
+once (`_Lines.find_bodies`), checks every body's 27 lines at once and converts the joint numbers
+with a vectorised decimal parser that is bit-identical to float() (`_parse_numbers`), instead of a
+Python loop over every float of every line: 12-13x faster than a readline-per-line reader
+(reference_reader.py) on 85-frame files (benchmarks/bench_preprocess.py, CPU time). Every line's
+number of values is checked, and errors name the line.
 
 The writer prints numbers with 7 significant digits, like the Kinect SDK files; values with at most
 7 significant digits therefore round-trip exactly.
@@ -26,10 +28,11 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 NUM_JOINTS = 25
 BODY_INFO_FIELDS = 10
@@ -94,57 +97,157 @@ class SkeletonSequence:
 # the ASCII separators of Python's str.split().
 _SEP = 32
 _TOKEN = re.compile(rb"[^\x00-\x20]+")
-_W = 12  # numbers of up to _W - 1 bytes (nearly all NTU values) are parsed in bulk; longer: float()
-_CHUNK = 8192  # numbers parsed per bulk step, to keep the [W, N] temporaries cache-sized
+_LOAD = 16  # bytes loaded from each number's start
+_W = 14  # numbers of up to _W - 1 characters, sign included (all NTU values), are parsed in bulk; longer: float()
+_CHUNK = 16384  # numbers parsed per bulk step (the xyz of ~200 bodies), to keep the temporaries small
 _POW10 = 10.0 ** np.arange(23)  # exact doubles 1e0 .. 1e22
-_WEIGHT = 10.0 ** np.arange(_W - 1, -1, -1)  # [W] 10^(W-1-j)
+_ROW = np.arange(_W, dtype=np.uint8)[:, None]  # [W, 1] row numbers
+_NEAR = 56  # values starting at most this many bytes after another are found from its 64-bit window
+_ONE = np.uint64(1)
+
+
 
 
 def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
-def _parse_numbers(raw: bytes, buf: np.ndarray, starts: np.ndarray, source: str) -> np.ndarray:
+class _Tokens:
+    """Where the values (runs of non-separator bytes) and the lines of one file start.
+
+    A real file has ~40k values; listing their offsets (`offsets`) costs more than all the rest of
+    reading xyz. A bitmap of the starts answers what the reader asks instead with a few operations
+    per query: how many values start before an offset (`index`), and where the next ones start
+    (`following`).
+    """
+
+    def __init__(self, raw: bytes):
+        n = len(raw)
+        self.raw = raw
+        # The text, then separators: at least _LOAD of them for number windows, and enough to make a
+        # whole number of 64-bit words of bitmap followed by a zero word for the unaligned loads.
+        self.buf = np.empty(n + 64 + (-n) % 64, dtype=np.uint8)
+        self.buf[:n] = np.frombuffer(raw, dtype=np.uint8)
+        self.buf[n:] = _SEP
+        mask = self.buf <= _SEP  # separators
+        sep = np.packbits(mask, bitorder="little").view("<u8")  # [len(buf) / 64] bit j of word i: byte 64i + j
+        # A value starts after a separator (the text is as if preceded by one): shift each word's
+        # bits up by one, carrying in the top bit of the word before.
+        after_sep = sep << _ONE
+        after_sep[0] |= _ONE
+        after_sep[1:] |= sep[:-1] >> np.uint64(63)
+        after_sep &= ~sep
+        # bit j of word i: a value starts at 64i + j; little-endian, as its bytes are read below
+        self.words = after_sep.astype("<u8", copy=False)
+        bits = self.words.view(np.uint8)
+        self.windows = np.ndarray((len(bits) - 7,), dtype="<u8", buffer=bits, strides=(1,))  # the 64 bits from byte b
+        self.before_word = np.zeros(len(self.words) + 1, dtype=np.int64)  # values starting before word i
+        np.cumsum(np.bitwise_count(self.words).astype(np.int64), out=self.before_word[1:])
+        self.count = int(self.before_word[-1])
+        # Only the bitmap and the text stay: big temporaries freed early keep fresh memory (page
+        # faults) low for the number parser.
+        self.newlines = np.flatnonzero(np.equal(self.buf, 10, out=mask))  # [L - 1] byte offset of each
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """[count] byte offset of every value."""
+        return np.flatnonzero(np.unpackbits(self.words.view(np.uint8), bitorder="little").view(np.bool_))
+
+    def index(self, at: np.ndarray) -> np.ndarray:
+        """Number of values that start before each byte offset in `at`."""
+        word = at >> 6
+        below = np.left_shift(_ONE, (at & 63).astype(np.uint64)) - _ONE
+        return self.before_word[word] + np.bitwise_count(self.words[word] & below)
+
+    def following(self, at: np.ndarray, k: int) -> np.ndarray:
+        """[len(at), k] byte offsets of the k values after each of the values starting at `at`."""
+        window = self.windows[at >> 3] >> (at & 7).astype(np.uint64)  # bit 0: the value at `at`
+        gap = np.empty((len(at), k), dtype=np.int64)
+        less = window - _ONE
+        for j in range(k):
+            window &= less  # drop the lowest start
+            less = window - _ONE
+            gap[:, j] = np.bitwise_count(less & ~window)  # trailing zeros: the next start (64 if none)
+        if gap.max(initial=0) > _NEAR:  # some not within the window's sure 57 bits: take them from the full list
+            far = np.flatnonzero((gap > _NEAR).any(axis=1))
+            first = self.index(at[far]) + 1  # index of the value after `at`
+            gap[far] = self.offsets[first[:, None] + np.arange(k)] - at[far, None]
+        return at[:, None] + gap
+
+
+def _parse_numbers(tokens: _Tokens, starts: np.ndarray, source: str) -> np.ndarray:
     """float64 values of the numbers starting at byte offsets `starts` [N], bit-identical to float().
 
-    Plain decimals ([+-]digits[.digits], shorter than _W bytes) are parsed in bulk. The _W bytes from
-    each start form a column; weighting digit j by 10^(W-1-j) gives s (the dot's column adds 0), an
-    integer below 10^W < 2^53, so exact. With the dot at column p, t = 10^(W-1-p) (the same weighting
-    of the dot), the digits before it weigh 10x too much: q = floor(s / 10t) is exactly their value
-    over 10t, and s - 9qt = m * t' is the digits' integer m times a power of ten, exact. One correctly
-    rounded division of exact operands, (s - 9qt) / t, or s / 10^(W - len) without a dot, is then the
-    correctly rounded decimal: float()'s result. Anything else (an exponent, a long number: rare) goes
-    to float() itself, which also rejects non-numbers. `buf` is `raw` as uint8 followed by at least _W
-    separator bytes.
+    Plain decimals ([+-]digits[.digits], at most _W - 1 characters) are parsed in bulk. The _W bytes
+    from each start form a column; weighting digit j by 10^(W-1-j) gives s (the sign's and the dot's
+    columns add 0), an integer below 10^W < 2^53, so exact. With the dot at column p, t = 10^(W-1-p)
+    (the same weighting of the dot), the digits before it weigh 10x too much: q = floor(s / 10t) is
+    exactly their value over 10t, and s - 9qt = m * t' is the digits' integer m times a power of ten,
+    exact. One correctly rounded division of exact operands, (s - 9qt) / t, or s / 10^(W - len)
+    without a dot, is then the correctly rounded decimal: float()'s result. Anything else (an
+    exponent, a long number: rare) goes to float() itself, which also rejects non-numbers.
     """
-    if len(starts) > _CHUNK:
-        return np.concatenate(
-            [_parse_numbers(raw, buf, starts[i:i + _CHUNK], source) for i in range(0, len(starts), _CHUNK)]
-        )
-    rows = as_strided(buf, (len(buf) - _W + 1, _W), (1, 1))
-    c = np.ascontiguousarray(rows[starts].T)  # [W, N] bytes from each start
-    in_tok = c > _SEP
+    # Every _LOAD-byte window of the text as one item: one gather loads a number's bytes, far
+    # cheaper than indexing a [len, W] uint8 view.
+    windows = np.ndarray((len(tokens.buf) - _LOAD + 1,), dtype=f"V{_LOAD}", buffer=tokens.buf, strides=(1,))
+    if len(starts) <= _CHUNK:
+        return _parse_chunk(tokens, windows, starts, source)
+    return np.concatenate(
+        [_parse_chunk(tokens, windows, starts[i:i + _CHUNK], source) for i in range(0, len(starts), _CHUNK)]
+    )
+
+
+def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, source: str) -> np.ndarray:
+    n = len(starts)
+    # [16, N]: two zero rows, then row j = byte j of each number (its sign included). Temporaries
+    # are few and reused in place: fresh memory costs page faults, a large part of the time otherwise.
+    rows = np.empty((16, n), dtype=np.uint8)
+    rows[:16 - _W] = 0
+    c = rows[16 - _W:]  # [W, N]
+    np.copyto(c, windows[starts].view(np.uint8).reshape(n, _LOAD)[:, :_W].T)
+    neg = c[0] == 45  # '-'
+    signed = neg | (c[0] == 43)
+    in_num = c > _SEP
     for j in range(1, _W):  # the number ends at its first separator
-        in_tok[j] &= in_tok[j - 1]
-    length = in_tok.view(np.uint8).sum(axis=0, dtype=np.uint8)  # [N]
-    d = c - np.uint8(48)  # digit value where < 10 (other bytes wrap to >= 10)
-    digit = d < 10
-    digit &= in_tok
-    dot = c == 46
-    dot &= in_tok
+        in_num[j] &= in_num[j - 1]
+    length = in_num.view(np.uint8).sum(axis=0, dtype=np.uint8)  # [N]
+    flag = np.equal(c, 46)  # [W, N] the dot, then (reused) the digits
+    flag &= in_num
+    n_dot = flag.view(np.uint8).sum(axis=0, dtype=np.uint8)
+    dot_at = np.multiply(flag.view(np.uint8), _ROW, out=flag.view(np.uint8)).sum(axis=0, dtype=np.uint8)
+    c -= np.uint8(48)  # digit value where < 10 (other bytes wrap to >= 10)
+    digit = np.less(c, 10, out=flag)
+    digit &= in_num
     n_digit = digit.view(np.uint8).sum(axis=0, dtype=np.uint8)
-    n_dot = dot.view(np.uint8).sum(axis=0, dtype=np.uint8)
-    lead = c[0]
-    neg = lead == 45  # '-'
-    ok = n_digit + n_dot + (neg | (lead == 43)) == length  # nothing but a sign, digits, a dot
+    ok = n_digit + n_dot + signed == length  # nothing but a sign, digits, a dot
     ok &= (n_dot <= 1) & (n_digit > 0) & (length < _W)
-    s = _WEIGHT @ (d * digit).astype(np.float64)  # [N]
+    c *= digit
+    del in_num, flag, digit  # lower the peak of fresh memory
+    # s: the digits as one integer, weighting digit j by 10^(W-1-j), by summing pairs of digits,
+    # then pairs of those...: exact integer arithmetic on small arrays.
+    pairs = rows[0::2]
+    pairs *= np.uint8(10)
+    pairs += rows[1::2]  # [8, N] < 100
+    quads = np.multiply(pairs[0::2], np.uint16(100), dtype=np.uint16)
+    quads += pairs[1::2]  # [4, N] < 10^4
+    octs = np.multiply(quads[0::2], np.uint32(10000), dtype=np.uint32)
+    octs += quads[1::2]  # [2, N] < 10^8
+    s = octs[0] * 1e8
+    s += octs[1]  # [N] < 10^W
     has_dot = n_dot > 0
-    t = np.where(has_dot, _WEIGHT @ dot.astype(np.float64), _POW10[_W - np.minimum(length, _W)])
-    q = np.floor(s / (10.0 * t))
+    # uint8 wrap-around only hits numbers that go to float(); the clip keeps their index in range
+    exponent = np.where(has_dot, np.uint8(_W - 1) - dot_at, np.uint8(_W) - length)
+    t = _POW10[np.minimum(exponent, _W, out=exponent)]
+    q = np.multiply(t, 10.0)
+    np.divide(s, q, out=q)
+    np.floor(q, out=q)
     q *= has_dot
-    value = (s - 9.0 * q * t) / t
-    value = np.where(neg, -value, value)
+    q *= 9.0
+    q *= t
+    s -= q
+    value = np.divide(s, t, out=s)
+    value *= 1 - 2 * neg.view(np.int8)  # int8 +-1: the smallest temporary
+    raw = tokens.raw
     for i in np.flatnonzero(~ok).tolist():
         start = int(starts[i])
         text = _TOKEN.match(raw, start).group()
@@ -165,25 +268,46 @@ _BODY_OFFSETS = np.arange(_BODY_LINES)
 class _Lines:
     """The non-blank lines of one file (index i = i-th non-blank line), for the structure checks."""
 
-    def __init__(self, raw: bytes, buf: np.ndarray, source: str, ts: np.ndarray, content: np.ndarray,
-                 ntok: np.ndarray, first_tok: np.ndarray, starts: list[int], ends: list[int]):
-        self.raw, self.buf, self.source, self.ts = raw, buf, source, ts
-        self.content = content  # [C] 0-based line number of each non-blank line
-        self.ntok = ntok  # [C] values on the line
-        self.ntok_list = ntok.tolist()
-        self.first_tok = first_tok  # [C] index (into ts) of the line's first token
-        self.starts = starts  # [C] byte offset of the line's start (list)
-        self.ends = ends  # [C] byte offset of the line's end (list)
+    def __init__(self, tokens: _Tokens, source: str):
+        raw = tokens.raw
+        self.raw, self.buf, self.source = raw, tokens.buf, source
+        newlines = tokens.newlines
+        start = np.empty(len(newlines) + 1, dtype=np.int64)  # [L] every line, blank ones included
+        start[0] = 0
+        start[1:] = newlines + 1
+        first_tok = tokens.index(start)  # [L] index of the first value at or after the line's start
+        ntok = np.empty_like(first_tok)
+        np.subtract(first_tok[1:], first_tok[:-1], out=ntok[:-1])
+        ntok[-1] = tokens.count - first_tok[-1]
+        self.content = np.flatnonzero(ntok)  # [C] 0-based line number of each non-blank line
+        self.ntok = ntok[self.content]  # [C] values on the line
+        self.first_tok = first_tok[self.content]  # [C] index of the line's first value
+        start = start[self.content]
+        begins_with_value = self.buf[start] > _SEP
+        # [C] byte offset of the line's first value: its start, unless the line is indented
+        self.first_byte = start if begins_with_value.all() else tokens.offsets[self.first_tok]
+        # [C] the text of each line as int() reads it (counts), as the reader always took it: from the
+        # first value to the next line's when no line but the first is blank or indented, else the line.
+        if self.content[-1] - self.content[0] + 1 == len(self.content) and begins_with_value[1:].all():
+            self.text_start = self.first_byte
+            self.text_end = np.append(self.first_byte[1:], len(raw))
+        else:
+            self.text_start = start
+            self.text_end = np.append(newlines, len(raw))[self.content]
         self.num_frames = 0  # set once read
 
     def where(self, i: int) -> str:
         return f"{self.source}: line {int(self.content[i]) + 1}"
 
+    def text(self, i: int) -> bytes:
+        return self.raw[int(self.text_start[i]):int(self.text_end[i])]
+
     def count(self, i: int, what: str) -> int:
         """The non-negative integer alone on line i."""
-        if self.ntok_list[i] != 1:
-            raise SkeletonFormatError(f"{self.where(i)}: {what} has {self.ntok_list[i]} values, expected 1")
-        text = self.raw[self.starts[i]:self.ends[i]]  # int() ignores the surrounding separators
+        n_values = int(self.ntok[i])
+        if n_values != 1:
+            raise SkeletonFormatError(f"{self.where(i)}: {what} has {n_values} values, expected 1")
+        text = self.text(i)
         try:
             value = int(text)
         except ValueError:
@@ -192,21 +316,90 @@ class _Lines:
             raise SkeletonFormatError(f"{self.where(i)}: {what} is negative: {value}")
         return value
 
-    def check_bodies(self, info_lines: list[int], frame_index: list[int]) -> None:
+    def find_bodies(self, num_frames: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(info line, frame) of every body [R], found without a Python step per frame; None if not found.
+
+        In a well-formed file the body-count lines are exactly the one-value lines that do not follow
+        a body-info line (joint counts do), so they are taken as such, and the walk from line 1 that
+        their counts imply is checked to land on each of them in turn and end at the last line: then
+        it is the walk `walk_frames` would do. Otherwise (None) something is wrong, and `walk_frames`
+        finds and names it. The bodies' own lines are not checked here.
+        """
+        ntok = self.ntok
+        heads = np.flatnonzero((ntok[1:] == 1) & (ntok[:-1] != BODY_INFO_FIELDS)) + 1  # [F]
+        if len(heads) != num_frames:
+            return None
+        starts, ends = self.text_start[heads].tolist(), self.text_end[heads].tolist()
+        try:
+            n_bodies = np.array([int(self.raw[a:b]) for a, b in zip(starts, ends, strict=True)], dtype=np.int64)
+        except (ValueError, OverflowError):
+            return None
+        n_lines = len(ntok)
+        if num_frames and not 0 <= n_bodies.min() <= n_bodies.max() <= n_lines:  # also keeps int64 from overflowing
+            return None
+        first_body = np.cumsum(n_bodies) - n_bodies  # [F] bodies before each frame
+        walked = 1 + np.arange(num_frames) + _BODY_LINES * first_body  # [F] where the walk finds each count
+        if not np.array_equal(heads, walked) or 1 + num_frames + _BODY_LINES * int(n_bodies.sum()) != n_lines:
+            return None
+        frame_index = np.repeat(np.arange(num_frames), n_bodies)  # [R]
+        info = np.repeat(heads + 1 - _BODY_LINES * first_body, n_bodies) + _BODY_LINES * np.arange(len(frame_index))
+        return info, frame_index
+
+    def walk_frames(self, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """(info line, frame) of every body [R], walking the frame headers one by one; raises for the first
+        problem in file order."""
+        n_lines = len(self.ntok)
+        raw, ntok, starts, ends = self.raw, self.ntok.tolist(), self.text_start.tolist(), self.text_end.tolist()
+        i = 1
+        f = 0
+        info_lines: list[int] = []  # line index of each body's info line
+        frame_index: list[int] = []
+        try:
+            for f in range(num_frames):
+                if i >= n_lines:
+                    raise IndexError
+                try:
+                    if ntok[i] != 1:
+                        raise ValueError
+                    n_bodies = int(raw[starts[i]:ends[i]])
+                    if n_bodies < 0:
+                        raise ValueError
+                except ValueError:
+                    self.check_bodies(info_lines, frame_index)  # a bad body before, if any, comes first
+                    self.count(i, f"frame {f}: body count")  # raises, saying what is wrong
+                    raise
+                info_lines.extend(range(i + 1, i + 1 + n_bodies * _BODY_LINES, _BODY_LINES))
+                frame_index.extend([f] * n_bodies)
+                i += 1 + n_bodies * _BODY_LINES
+        except IndexError:
+            self.check_bodies(info_lines, frame_index)
+            raise SkeletonFormatError(
+                f"{self.source}: truncated: the file ends inside frame {f} of {num_frames}"
+            ) from None
+        self.check_bodies(info_lines, frame_index)
+        if i < n_lines:
+            raise SkeletonFormatError(
+                f"{self.where(i)}: {n_lines - i} unexpected trailing line(s) after the last frame"
+            )
+        return np.asarray(info_lines, dtype=np.int64), np.asarray(frame_index, dtype=np.int64)
+
+    def check_bodies(self, info_lines: Sequence[int], frame_index: Sequence[int]) -> None:
         """Raise for the first line, in file order, of these bodies that is missing or malformed."""
-        if not info_lines:
+        if len(info_lines) == 0:
             return
         n_lines = len(self.ntok)
         idx = np.asarray(info_lines, dtype=np.int64)[:, None] + _BODY_OFFSETS  # [R, 27]
-        bad = self.ntok[np.minimum(idx, n_lines - 1)] != _BODY_NTOK
+        # info lines ascend, so idx[-1, -1] is the largest
+        safe = idx if idx[-1, -1] < n_lines else np.minimum(idx, n_lines - 1)
+        bad = self.ntok[safe] != _BODY_NTOK
         bad |= idx >= n_lines
         # A joint count must read 25: check its text is exactly "25"; other spellings go to int().
-        at = self.ts[self.first_tok[np.minimum(idx[:, 1], n_lines - 1)]]
+        at = self.first_byte[safe[:, 1]]
         bad[:, 1] |= (self.buf[at] != 50) | (self.buf[at + 1] != 53) | (self.buf[at + 2] > _SEP)
         if not bad.any():
             return
         for r, col in zip(*np.nonzero(bad), strict=True):
-            i, frame = int(idx[r, col]), frame_index[r]
+            i, frame = int(idx[r, col]), int(frame_index[r])
             if i >= n_lines:
                 raise SkeletonFormatError(
                     f"{self.source}: truncated: the file ends inside frame {frame} of {self.num_frames}"
@@ -220,7 +413,7 @@ class _Lines:
                 )
             what = "body-info line" if col == 0 else "joint line"
             raise SkeletonFormatError(
-                f"{self.where(i)}: frame {frame}: {what} has {self.ntok_list[i]} values, expected {_BODY_NTOK[col]}"
+                f"{self.where(i)}: frame {frame}: {what} has {int(self.ntok[i])} values, expected {_BODY_NTOK[col]}"
             )
 
 
@@ -234,91 +427,43 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
     """
     if not raw.isascii():
         raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
-    n = len(raw)
-    buf = np.full(n + _W + 1, _SEP, dtype=np.uint8)  # [n + W + 1] the text, then separators
-    buf[:n] = np.frombuffer(raw, dtype=np.uint8)
-    sep = buf <= _SEP
-    is_start = ~sep  # first byte of a token
-    is_start[1:] &= sep[:-1]
-    ts = np.flatnonzero(is_start)  # [n_tok] byte offset of every token
-    if len(ts) == 0:
+    tokens = _Tokens(raw)
+    if tokens.count == 0:
         raise SkeletonFormatError(f"{source}: empty file")
-    # Lines: in a regular file every newline sits right before the next line's first token (or
-    # after the last token), so a token starts a line iff the byte before it is a newline.
-    first = buf[ts - 1] == 10  # [n_tok] (ts[0] - 1 reads the padding at the end: not a newline)
-    first[0] = True
-    lead = raw.count(b"\n", 0, int(ts[0]))
-    if raw.count(b"\n") == lead + int(np.count_nonzero(first)) - 1 + raw.count(b"\n", int(ts[-1])):
-        first_tok = np.flatnonzero(first)  # [C] index of each line's first token
-        content = lead + np.arange(len(first_tok))  # 0-based line numbers
-        line_starts = ts[first_tok]
-        line_ends = np.append(line_starts[1:], n)  # int() ignores the separators a line ends with
-    else:  # blank lines or indented lines: find the lines the long way
-        newlines = np.flatnonzero(buf[:n] == 10)
-        line_start = np.empty(len(newlines) + 1, dtype=np.int64)  # [L]
-        line_start[0] = 0
-        line_start[1:] = newlines + 1
-        first_tok = np.searchsorted(ts, line_start)  # [L] index of each line's first token
-        content = np.flatnonzero(np.diff(first_tok, append=len(ts)))  # non-blank lines
-        first_tok = first_tok[content]
-        line_starts = line_start[content]
-        line_ends = np.append(newlines, n)[content]
-    n_tok = np.diff(first_tok, append=len(ts))  # [C] values per line
-    lines = _Lines(raw, buf, source, ts, content, n_tok, first_tok, line_starts.tolist(), line_ends.tolist())
+    lines = _Lines(tokens, source)
     num_frames = lines.num_frames = lines.count(0, "frame count")
+    bodies = lines.find_bodies(num_frames)
+    if bodies is None:
+        info, frame_index = lines.walk_frames(num_frames)
+    else:
+        info, frame_index = bodies
+        lines.check_bodies(info, frame_index)
 
-    # One Python step per frame header; the 27 lines of every body are checked at once after.
-    n_lines = len(content)
-    ntok, starts, ends = lines.ntok_list, lines.starts, lines.ends
-    i = 1
-    f = 0
-    info_lines: list[int] = []  # line index of each body's info line
-    frame_index: list[int] = []
-    try:
-        for f in range(num_frames):
-            if i >= n_lines:
-                raise IndexError
-            try:
-                if ntok[i] != 1:
-                    raise ValueError
-                n_bodies = int(raw[starts[i]:ends[i]])
-                if n_bodies < 0:
-                    raise ValueError
-            except ValueError:
-                lines.check_bodies(info_lines, frame_index)  # a bad body before, if any, comes first
-                lines.count(i, f"frame {f}: body count")  # raises, saying what is wrong
-                raise
-            info_lines.extend(range(i + 1, i + 1 + n_bodies * _BODY_LINES, _BODY_LINES))
-            frame_index.extend([f] * n_bodies)
-            i += 1 + n_bodies * _BODY_LINES
-    except IndexError:
-        lines.check_bodies(info_lines, frame_index)
-        raise SkeletonFormatError(f"{source}: truncated: the file ends inside frame {f} of {num_frames}") from None
-    lines.check_bodies(info_lines, frame_index)
-    if i < n_lines:
-        raise SkeletonFormatError(f"{lines.where(i)}: {n_lines - i} unexpected trailing line(s) after the last frame")
-
-    info = np.asarray(info_lines, dtype=np.int64)  # [R]
-    n_fields = JOINT_FIELDS if full else 3
-    joint_first = lines.first_tok[info[:, None] + 2 + np.arange(NUM_JOINTS)]  # [R, V]
-    tok = (joint_first[..., None] + np.arange(n_fields)).reshape(-1)  # [R * V * F]
-    values = _parse_numbers(raw, buf, ts[tok], source)
+    joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
+    if full:
+        n_fields = JOINT_FIELDS
+        starts = tokens.offsets[(lines.first_tok[joint_lines, None] + np.arange(n_fields)).reshape(-1)]
+    else:  # x is a joint line's first value; y and z follow it
+        n_fields = 3
+        x = lines.first_byte[joint_lines]
+        starts = np.concatenate([x[:, None], tokens.following(x, 2)], axis=1).reshape(-1)  # [R * V * 3]
+    values = _parse_numbers(tokens, starts, source)
     finite = np.isfinite(values)
     if not finite.all():
-        at = int(ts[tok[np.argmin(finite)]])
+        at = int(starts[np.argmin(finite)])
         raise SkeletonFormatError(f"{source}: line {_line_of(raw, at)}: non-finite joint value")
-    info_first = lines.first_tok[info]  # [R] token index of each bodyID
-    body_ids = [raw[a:b].rstrip().decode() for a, b in zip(ts[info_first].tolist(), ts[info_first + 1].tolist(),
-                                                               strict=True)]
+    id_start = lines.first_byte[info]  # [R] each bodyID, kept as text
+    id_next = tokens.following(id_start, 1)[:, 0]
+    body_ids = [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
     body_info = None
     if full:
-        info_tok = info_first[:, None] + np.arange(1, BODY_INFO_FIELDS)  # [R, 9]
-        body_info = _parse_numbers(raw, buf, ts[info_tok.reshape(-1)], source).reshape(-1, BODY_INFO_FIELDS - 1)
+        info_tok = (lines.first_tok[info, None] + np.arange(1, BODY_INFO_FIELDS)).reshape(-1)  # [R * 9]
+        body_info = _parse_numbers(tokens, tokens.offsets[info_tok], source).reshape(-1, BODY_INFO_FIELDS - 1)
     else:
         values = values.astype(np.float32)
     return SkeletonSequence(
         num_frames=num_frames,
-        frame_index=np.asarray(frame_index, dtype=np.int32),
+        frame_index=frame_index.astype(np.int32),
         body_ids=body_ids,
         joints=values.reshape(len(frame_index), NUM_JOINTS, n_fields),
         body_info=body_info,

@@ -220,6 +220,88 @@ def test_error_line_numbers_count_blank_lines(prefix, extra):
         parse_skeleton_text(text)
 
 
+def with_line(number: int, text: str) -> str:
+    """hand_file() with its 1-based line `number` replaced by `text`."""
+    lines = lines_of(hand_file())
+    lines[number - 1] = text
+    return "\r\n".join(lines) + "\r\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # Frames are found from the lines' value counts first; a body count that disagrees with the
+        # lines after it must still fail where a line-by-line walk of the counts fails.
+        (with_line(2, "2"), "line 30: frame 0: body-info line has 1 values, expected 10"),  # 1 body there
+        (with_line(2, "0"), "line 3: frame 1: body count has 10 values, expected 1"),
+        (with_line(30, "1"), "line 31: frame 1: body-info line has 1 values, expected 10"),  # no body there
+        (with_line(31, "1"), "line 59: 27 unexpected trailing line(s) after the last frame"),  # 2 bodies there
+        (with_line(31, "3"), "truncated: the file ends inside frame 2 of 3"),
+        (with_line(1, "2"), "line 31: 55 unexpected trailing line(s) after the last frame"),
+    ],
+)
+def test_body_counts_that_disagree_with_the_lines_name_the_line(text, message):
+    with pytest.raises(SkeletonFormatError) as err:
+        parse_skeleton_text(text, source="S001C001P001R001A001.skeleton")
+    assert str(err.value) == f"S001C001P001R001A001.skeleton: {message}"
+
+
+def test_counts_in_other_integer_spellings():
+    ref = parse_skeleton_text(hand_file(), full=True)
+    text = with_line(1, "+03").replace("\r\n25\r\n", "\r\n025\r\n", 1).replace("\r\n25\r\n", "\r\n+25\r\n", 1)
+    lines = lines_of(text)
+    lines[1], lines[30] = "01", "+2"
+    seq = parse_skeleton_text("\r\n".join(lines), full=True)
+    assert seq.num_frames == 3 and seq.body_ids == ref.body_ids
+    np.testing.assert_array_equal(seq.frame_index, ref.frame_index)
+    np.testing.assert_array_equal(seq.joints, ref.joints)
+
+
+def test_values_far_apart_are_found():
+    # Where the next values start is looked up in a window of the next ~56 bytes; values further
+    # apart (long runs of spaces, long body IDs) are found another way, with the same result.
+    gap = " " * 100
+    long_id = "7" * 70
+    spread = []
+    for line in lines_of(hand_file().replace(ID_B, long_id)):
+        values = line.split(" ")
+        if len(values) == 12:  # joint line: x, y and z far apart
+            line = gap.join(values[:3]) + " " + " ".join(values[3:])
+        elif len(values) == 10:  # body-info line: the ID far from the rest
+            line = values[0] + gap + " ".join(values[1:])
+        spread.append(line)
+    for full in (False, True):
+        ref = parse_skeleton_text(hand_file().replace(ID_B, long_id), full=full)
+        seq = parse_skeleton_text("\r\n".join(spread), full=full)
+        assert seq.body_ids == ref.body_ids == [ID_A, ID_A, long_id]
+        np.testing.assert_array_equal(seq.joints, ref.joints)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_long_sequence_round_trip(tmp_path, full):
+    # Enough joints that the numbers are parsed in several chunks.
+    rng = np.random.default_rng(2)
+    frame_index = np.repeat(np.arange(300, dtype=np.int32), rng.integers(0, 3, size=300))
+    n = len(frame_index)
+    xyz = np.array([float(f"{v:.7g}") for v in rng.normal(size=n * 25 * 3)]).reshape(n, 25, 3)
+    ids = [str(72057594037931101 + int(f) % 3) for f in frame_index]
+    if full:
+        rest = np.array([float(f"{v:.7g}") for v in rng.normal(size=n * 25 * 8) * 300]).reshape(n, 25, 8)
+        state = rng.integers(0, 3, size=(n, 25, 1)).astype(np.float64)
+        info = np.array([float(f"{v:.7g}") for v in rng.normal(size=n * 9)]).reshape(n, 9)
+        seq = SkeletonSequence(300, frame_index, ids, np.concatenate([xyz, rest, state], axis=2), info)
+    else:
+        seq = SkeletonSequence(300, frame_index, ids, xyz.astype(np.float32))
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    write_skeleton(str(path), seq)
+    back = read_skeleton(str(path), full=full)
+    assert back.body_ids == ids
+    np.testing.assert_array_equal(back.frame_index, frame_index)
+    np.testing.assert_array_equal(back.joints, seq.joints)
+    if full:
+        np.testing.assert_array_equal(back.body_info, info)
+
+
 def test_non_numeric_value_in_other_fields_is_caught_when_reading_all_fields():
     text = hand_file().replace(" 0.2757616 ", " 0,2757616 ", 1)
     parse_skeleton_text(text)  # xyz-only reads do not convert orientation fields
