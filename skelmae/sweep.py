@@ -284,9 +284,8 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
     best_params = best.config["params"]
     best_trial = best.metrics.get("trial_id")
     best_run = _child_run(client, parent_id, f"{name}-{best_trial}")
-    best_score = max(
-        (m.value for m in client.get_metric_history(best_run, "knn_acc")), default=float("nan")
-    ) if best_run else float("nan")
+    # The score it was chosen by (its last report), not its peak: the peak's weights were not kept.
+    best_score = float(best.metrics.get("score", float("nan")))
     client.set_tag(parent_id, "best_trial_run_id", best_run or "")
     client.set_tag(parent_id, "best_config", json.dumps(best_params))
     client.log_metric(parent_id, "best_score", best_score)

@@ -62,6 +62,7 @@ def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, syn
     # The best trial is reported on the parent and is the highest-scoring trial.
     best = max(out["trials"], key=lambda t: t["score"])
     assert parent.data.tags["best_trial_run_id"] == out["best_run_id"] == best["run_id"]
+    assert parent.data.metrics["best_score"] == pytest.approx(best["score"]) == out["best_score"]
     assert json.loads(parent.data.tags["best_config"])["mask_ratio"] == best["mask_ratio"]
     # The best trial was evaluated (linear probe, feature map) and fine-tuned into the champion.
     linked = f"tags.pretrain_run_id = '{out['best_run_id']}' and tags.job_kind = 'linear_eval'"
