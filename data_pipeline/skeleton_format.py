@@ -106,8 +106,6 @@ _NEAR = 56  # values starting at most this many bytes after another are found fr
 _ONE = np.uint64(1)
 
 
-
-
 def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
