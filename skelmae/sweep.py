@@ -174,11 +174,14 @@ def sweep_trial(config: dict) -> None:
 
 def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
     """Give a trial's child run its final score, scheduler decision, checkpoint artifact and status."""
+    run = client.get_run(run_id)
+    if "scheduler_decision" in run.data.tags:
+        return  # recorded by the sweep this one resumes
     client.set_tag(run_id, "scheduler_decision", "stopped early by ASHA" if decision == "stopped early" else decision)
     metrics = result.metrics or {}
     if "score" in metrics:
         client.log_metric(run_id, "final_score", float(metrics["score"]))
-    if client.get_run(run_id).info.status != "RUNNING":
+    if run.info.status != "RUNNING":
         return  # the trial function closed it itself
     # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
     ckpt = metrics.get("checkpoint_path")

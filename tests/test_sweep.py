@@ -86,6 +86,8 @@ def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, syn
     assert again["parent_run_id"] == out["parent_run_id"]
     after = {rid: len(client.get_metric_history(rid, "loss")) for rid in before}
     assert after == before
+    # ... and their child runs are not recorded a second time.
+    assert all(len(client.get_metric_history(rid, "final_score")) == 1 for rid in before)
     assert len(client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out['parent_run_id']}'"
     )) == 3
