@@ -31,7 +31,7 @@ from data_pipeline import parquet_io as pio
 from data_pipeline.process import PreprocessConfig, ProcessedSample, SampleError, process_file
 from data_pipeline.skeleton_format import SampleName, SkeletonFormatError, parse_sample_name
 from data_pipeline.splits import DATASETS, SPLIT_COLUMNS, in_dataset, load_missing, split_membership
-from skelmae.config import ConfigError
+from data_pipeline.errors import ConfigError
 
 # Why a file produced no row. Exclusions are files the dataset itself leaves out; the rest are errors.
 EXCLUDED_REASONS = ("missing_skeleton", "not_in_dataset")

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from skelmae.config import ConfigError
+from data_pipeline.errors import ConfigError
 
 from .denoise import DENOISE_MODES, SampleError, Thresholds, denoise
 from .normalise import rotate, translate_to_spine, view_rotation

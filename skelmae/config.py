@@ -17,15 +17,10 @@ from typing import Any, TypeVar
 
 import yaml
 
+from data_pipeline.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used; the message starts with the field's name."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"{field}: {message}")
+__all__ = ["ConfigError", "load_config", "load_job_config"]
 
 
 def _field_types(cls) -> dict[str, Any]:

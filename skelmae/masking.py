@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from skelmae.config import ConfigError
+from data_pipeline.errors import ConfigError
 from skelmae.model_config import ModelConfig
 
 Masking = tuple[torch.Tensor, torch.Tensor, torch.Tensor]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from skelmae.config import ConfigError
+from data_pipeline.errors import ConfigError
 
 MASK_STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
 POS_EMBEDS = ("sincos", "learned")
