@@ -6,7 +6,8 @@
     python jobs/predict.py --json --model ... FILE.skeleton    # one JSON object per file
 
 Per file: its path, then the top-k actions (A-number, name, probability), best first. Unusable files
-are reported on stderr by name with the reason; the others are still predicted. Exit status: 0 all
+(unreadable, or NaN/inf values after preprocessing: never labelled) are reported on stderr by name
+with the reason; the others are still predicted. A `.pt` is read with weights_only (no code runs). Exit status: 0 all
 predicted, 1 some file failed, 2 the model could not be loaded.
 """
 
@@ -14,6 +15,7 @@ import argparse
 import json
 import sys
 
+from data_pipeline.redact import redact
 from skelmae.inference import ModelLoadError, Predictor
 
 
@@ -30,7 +32,7 @@ def main(argv: list[str]) -> int:
     try:
         predictor = Predictor(args.model)
     except ModelLoadError as e:
-        print(f"predict: cannot use model {e}", file=sys.stderr)
+        print(redact(f"predict: cannot use model {e}"), file=sys.stderr)
         return 2
     preds, failed = predictor.predict_files(args.files, k=args.top)
     for p in preds:
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> int:
         for rank, (label, name, prob) in enumerate(p.top, 1):
             print(f"  {rank}. A{label + 1:03d} {name:<45} {prob:.3f}")
     for f, reason in failed:
-        print(f"FAILED {f}: {reason}", file=sys.stderr)
+        print(redact(f"FAILED {f}: {reason}"), file=sys.stderr)
     print(f"{len(preds)} predicted, {len(failed)} failed", file=sys.stderr)
     return 1 if failed else 0
 

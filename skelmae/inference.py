@@ -16,7 +16,11 @@ import numpy as np
 
 from data_pipeline.action_names import action_name
 from data_pipeline.process import PreprocessConfig, process_file
+from data_pipeline.redact import redact
 from skelmae.datasets import SequenceBatcher
+
+# Sequences per model call, and the most the served model accepts in one request (~25 MB of JSON at T=64).
+MAX_BATCH = 256
 
 
 class ModelLoadError(ValueError):
@@ -87,13 +91,11 @@ class Predictor:
     def _load_checkpoint(self, path: str) -> None:
         import torch
 
+        from skelmae.checkpoint_file import read_checkpoint
         from skelmae.serving import classifier_from_state
 
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # noqa: BLE001 - not a torch file, truncated, ...: say which file
-            raise ModelLoadError(f"{path}: cannot read as a checkpoint ({type(e).__name__}: {e})") from None
-        try:
+            state = read_checkpoint(path)  # tensors and plain containers only: a downloaded file runs no code
             model = classifier_from_state(state, path)
         except ValueError as e:
             raise ModelLoadError(str(e)) from None
@@ -114,9 +116,10 @@ class Predictor:
         try:
             model = mlflow.pyfunc.load_model(uri)
         except Exception as e:  # noqa: BLE001 - unknown run/alias, unreachable store, not a path ...
-            raise ModelLoadError(
+            # MLflow's message may quote a tracking URI with credentials in it.
+            raise ModelLoadError(redact(
                 f"{uri}: not a checkpoint file and not a loadable MLflow model ({type(e).__name__}: {e})"
-            ) from None
+            )) from None
         meta = model.metadata.metadata or {}
         schema = model.metadata.get_input_schema()
         if "num_frames" in meta:
@@ -124,7 +127,7 @@ class Predictor:
         elif schema is not None and len(schema.inputs[0].shape) == 5:  # (-1, T, 2, 25, 3)
             self.num_frames = int(schema.inputs[0].shape[1])
         else:
-            raise ModelLoadError(f"{uri}: not a skelmae classifier (no input shape [N, T, 2, 25, 3])")
+            raise ModelLoadError(redact(f"{uri}: not a skelmae classifier (no input shape [N, T, 2, 25, 3])"))
         self.eval_crop = float(meta.get("eval_crop", 0.95))
         self.preprocess = preprocess_config(meta.get("preprocess"))
         self._predict = lambda x: np.asarray(model.predict(x))
@@ -133,8 +136,12 @@ class Predictor:
         """A `.skeleton` file -> [T, 2, 25, 3] with this model's T, eval crop and preprocessing."""
         return prepare_file(path, self.num_frames, self.eval_crop, self.preprocess)
 
-    def probabilities(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:  # x: [N, T, 2, 25, 3] -> [N, K]
+    def probabilities(self, x: np.ndarray, batch_size: int = MAX_BATCH) -> np.ndarray:  # [N, T, 2, 25, 3] -> [N, K]
+        """Class probabilities; ValueError for non-finite input (NaN/inf in gives NaN out, never a label)."""
         x = x.astype(np.float32, copy=False)
+        bad = np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1))
+        if len(bad):
+            raise ValueError(f"input sequence(s) {bad[:10].tolist()} hold non-finite values (NaN or inf)")
         return np.concatenate([self._predict(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def predict_files(self, paths: list[str], k: int = 5) -> tuple[list[Prediction], list[tuple[str, str]]]:
@@ -142,14 +149,22 @@ class Predictor:
         xs, good, failed = [], [], []
         for p in paths:
             try:
-                xs.append(self.prepare(p))
-                good.append(p)
+                x = self.prepare(p)
             except Exception as e:  # noqa: BLE001 - any unusable file is reported, the rest go on
                 failed.append((p, f"{type(e).__name__}: {e}"))
+                continue
+            if not np.isfinite(x).all():  # e.g. "nan" coordinates in the file survive preprocessing
+                failed.append((p, "non-finite values (NaN or inf) in the preprocessed sequence: not predicted"))
+                continue
+            xs.append(x)
+            good.append(p)
         preds = []
         if xs:
             probs = self.probabilities(np.stack(xs))  # [N, K]
             for p, row in zip(good, probs, strict=True):
+                if not np.isfinite(row).all():  # a model with broken weights: no label from NaN
+                    failed.append((p, "the model returned non-finite probabilities: not predicted"))
+                    continue
                 order = np.argsort(-row)[:k]
                 preds.append(Prediction(p, [(int(i), action_name(int(i)), float(row[i])) for i in order]))
         return preds, failed

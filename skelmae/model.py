@@ -333,8 +333,9 @@ def load_encoder_weights(model: SkeletonClassifier | SkeletonMAE,
     if isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
             raise FileNotFoundError(f"no checkpoint file {source}")
-        # Our own checkpoints also hold plain-Python metadata (configs), hence weights_only=False.
-        source = torch.load(source, map_location="cpu", weights_only=False)
+        from skelmae.checkpoint_file import read_checkpoint
+
+        source = read_checkpoint(source)  # tensors and plain containers only: a downloaded file runs no code
     if not isinstance(source, Mapping):
         raise EncoderWeightsError(f"{where}: expected a state dict or checkpoint dict, "
                                   f"got {type(source).__name__}")

@@ -146,9 +146,9 @@ def _checkpoint_file(checkpoint: ray.train.Checkpoint) -> str:
 
 
 def _model_config_from_checkpoint(path: str) -> ModelConfig:
-    import torch
+    from skelmae.checkpoint_file import read_checkpoint
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)  # weights_only: a downloaded --pretrained file runs no code; errors name it
     return ModelConfig(**state["model_config"])
 
 

@@ -1,17 +1,25 @@
 """The fine-tuned classifier as an MLflow model: probabilities out, loadable with mlflow.pyfunc.
 
-The logged module takes preprocessed, fixed-length sequences `x: [N, T, 2, 25, 3]` float32 (what
+The model is logged as code (`skelmae/served_classifier.py`) plus its weights and config, not as a
+pickled module: loading it unpickles nothing but tensors. It takes preprocessed, fixed-length sequences `x: [N, T, 2, 25, 3]` float32 (what
 `jobs/predict.py` makes from `.skeleton` files) and returns class probabilities `[N, num_classes]`;
 the predicted label is the argmax.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import torch
 from mlflow.models import infer_signature
 
+from skelmae.checkpoint_file import read_checkpoint
 from skelmae.job_config import FinetuneConfig
 from skelmae.model import SkeletonClassifier
 from skelmae.model_config import ModelConfig
@@ -40,7 +48,22 @@ def classifier_from_state(state: dict, source: str) -> ActionClassifier:
 
 
 def classifier_from_checkpoint(path: str) -> ActionClassifier:
-    return classifier_from_state(torch.load(path, map_location="cpu", weights_only=False), path)
+    return classifier_from_state(read_checkpoint(path), path)
+
+
+def classifier_from_files(weights_file: str, config_file: str) -> ActionClassifier:
+    """The classifier logged by `log_classifier`: a state dict file and its JSON config."""
+    try:
+        config = json.loads(Path(config_file).read_text())
+        clf = SkeletonClassifier(ModelConfig(**config["model_config"]), int(config["num_classes"]))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{config_file}: not a classifier config ({type(e).__name__}: {e})") from None
+    state = read_checkpoint(weights_file)
+    try:
+        clf.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise ValueError(f"{weights_file}: weights do not fit the classifier of {config_file} ({e})") from None
+    return ActionClassifier(clf).eval()
 
 
 def _dataset_preprocess(data_path: str) -> dict:
@@ -64,10 +87,15 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
     with torch.no_grad():
         probs = model(torch.from_numpy(x)).numpy()
     mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.pytorch.log_model(
-            model,
+    with tempfile.TemporaryDirectory(prefix="skelmae-model-") as tmp, mlflow.start_run(run_id=run_id):
+        weights, config = os.path.join(tmp, "weights.pt"), os.path.join(tmp, "config.json")
+        torch.save(model.classifier.state_dict(), weights)
+        Path(config).write_text(json.dumps({"model_config": dataclasses.asdict(model.classifier.cfg),
+                                            "num_classes": model.classifier.num_classes}))
+        info = mlflow.pyfunc.log_model(
             name="model",
+            python_model=str(Path(__file__).with_name("served_classifier.py")),
+            artifacts={"weights": weights, "config": config},
             signature=infer_signature(x, probs),
             input_example=x,
             # Explicit requirements: inference would re-run the model in a subprocess.

@@ -14,6 +14,8 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from data_pipeline.redact import redact
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -91,7 +93,7 @@ def resolve_pretrained(source: str, tracking_uri: str) -> tuple[str, str | None]
         client.get_run(source)
     except mlflow.exceptions.MlflowException:
         raise FileNotFoundError(
-            f"pretrained: {source!r} is neither a checkpoint path nor a run ID in {tracking_uri}"
+            f"pretrained: {source!r} is neither a checkpoint path nor a run ID in {redact(tracking_uri)}"
         ) from None
     local = mlflow.artifacts.download_artifacts(
         run_id=source, artifact_path="checkpoint/checkpoint.pt", tracking_uri=tracking_uri

@@ -126,7 +126,7 @@ def _training_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimize
 
 def _load_checkpoint(ckpt: ray.train.Checkpoint) -> dict:
     with ckpt.as_directory() as d:
-        return torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu", weights_only=False)
+        return torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu", weights_only=True)
 
 
 def _maybe_inject_fault(epoch: int, fail_at_epoch: int, marker: str | None, rank: int) -> None:
