@@ -1,9 +1,9 @@
 """The fine-tuned classifier as an MLflow model: probabilities out, loadable with mlflow.pyfunc.
 
 The model is logged as code (`skelmae/served_classifier.py`) plus its weights and config, not as a
-pickled module: loading it unpickles nothing but tensors. It takes preprocessed, fixed-length sequences `x: [N, T, 2, 25, 3]` float32 (what
-`jobs/predict.py` makes from `.skeleton` files) and returns class probabilities `[N, num_classes]`;
-the predicted label is the argmax.
+pickled module: loading it unpickles nothing but tensors. It takes preprocessed, fixed-length
+sequences `x: [N, T, 2, 25, 3]` float32 (what `jobs/predict.py` makes from `.skeleton` files) and
+returns class probabilities `[N, num_classes]`; the predicted label is the argmax.
 """
 
 from __future__ import annotations

@@ -114,3 +114,115 @@ def test_setup_installs_the_project_with_cuda_torch_first(config):
     assert len(script) == 1 and len(cuda) == 1
     assert cuda[0] < script[0]
     assert "docker" not in config or not config["docker"]
+
+
+def test_mlflow_server_requires_authentication_with_secrets_from_ssm(config):
+    cmd = next(c for c in _commands(config, "head_start_ray_commands") if "mlflow server" in c)
+    assert re.search(r"mlflow server --app-name[ =]basic-auth\b", cmd)
+    # The auth app reads its config (user DB, default permission) from this file; it holds no secret.
+    assert "export MLFLOW_AUTH_CONFIG_PATH=" in cmd
+    ini_cmd = next(c for c in _commands(config, "head_start_ray_commands") if "basic_auth.ini" in c and "[mlflow]" in c)
+    assert "default_permission = NO_PERMISSIONS" in ini_cmd and "admin_password" not in ini_cmd
+    # Admin password and CSRF key: fetched from SSM (decrypted) into the server's environment only.
+    for var in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        assert f'print("export {var}=" + shlex.quote(get(' in cmd
+    assert 'ssm.get_parameter(Name=n, WithDecryption=True)' in cmd
+    # Every node's jobs authenticate with credentials from SSM, written to a mode-600 file.
+    for key in ("head_setup_commands", "worker_setup_commands"):
+        creds = " ".join(c for c in _commands(config, key) if "MLFLOW_TRACKING_PASSWORD" in c)
+        assert "get_parameter(Name=\"/skelmae/mlflow/admin-password\", WithDecryption=True)" in creds, key
+        assert "0o600" in creds and "mlflow-auth.env" in creds
+
+
+def test_no_literal_secret_in_cluster_yaml():
+    text = (REPO / "cluster.yaml").read_text()
+    assert "password1234" not in text  # MLflow's old default admin password
+    # Every assignment of a secret-bearing variable or ini key takes its value from somewhere else.
+    for m in re.finditer(r"(MLFLOW_TRACKING_PASSWORD|MLFLOW_AUTH_ADMIN_PASSWORD|MLFLOW_FLASK_SERVER_SECRET_KEY"
+                         r"|admin_password|AWS_SECRET_ACCESS_KEY|RAY_AUTH_TOKEN)\s*[=:]\s*(\S+)", text):
+        value = m.group(2)
+        # a shell/Python expression (`$(...)`, `" + shlex.quote(...)`), never a literal value
+        assert value[0] in "$\"'" and not re.fullmatch(r"[\"']?[A-Za-z0-9+/_\-]{6,}[\"']?", value), m.group(0)
+    # No credentials inside any URI (redact() would change it).
+    from data_pipeline.redact import redact
+
+    assert redact(text) == text
+
+
+@pytest.mark.slow
+def test_basic_auth_server_refuses_anonymous_clients_and_accepts_the_admin(tmp_path):
+    """A real `mlflow server --app-name basic-auth` on 127.0.0.1, configured as cluster.yaml configures it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    import mlflow
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+                   f"database_uri = sqlite:///{tmp_path / 'basic_auth.db'}\nadmin_username = admin\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    password = os.urandom(12).hex()
+    env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": os.urandom(16).hex()}
+    env.pop("MLFLOW_TRACKING_USERNAME", None)
+    env.pop("MLFLOW_TRACKING_PASSWORD", None)
+    log = tmp_path / "server.log"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1",
+         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--serve-artifacts", "--workers", "1"],
+        env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300  # a busy 2-core machine: the auth app's DB migrations are slow
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=5)
+                break
+            except urllib.error.HTTPError:
+                break  # answering (even 401): up
+            except OSError:
+                assert time.time() < deadline, log.read_text()[-3000:]
+                time.sleep(1)
+        # No credentials: refused.
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
+        assert e.value.code == 401
+        # Wrong password: refused.
+        import base64
+
+        req = urllib.request.Request(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", headers={
+            "Authorization": "Basic " + base64.b64encode(b"admin:wrong-password").decode()})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 401
+        # The admin, with the password from the environment (as the nodes get it): logs a run.
+        mp = pytest.MonkeyPatch()
+        mp.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        mp.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        try:
+            client = mlflow.MlflowClient(url)
+            exp = client.create_experiment("auth-test")
+            run = client.create_run(exp)
+            client.log_metric(run.info.run_id, "acc", 0.5)
+            client.set_terminated(run.info.run_id)
+            assert client.get_run(run.info.run_id).data.metrics == {"acc": 0.5}
+        finally:
+            mp.undo()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

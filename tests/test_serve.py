@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from data_pipeline.synthetic import generate_dataset
-from skelmae.inference import prepare_file
+from skelmae.inference import MAX_BATCH, prepare_file
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -116,3 +117,49 @@ def test_promote_registers_a_run_and_moves_the_alias(trained_classifier):
         promote("no-such-run", "skelmae-test-promoted", "staging", uri)
     with pytest.raises(ValueError, match="logged no classifier"):
         promote(trained_classifier["pretrain_run_id"], "skelmae-test-promoted", "staging", uri)
+
+
+def _post(url: str, body: bytes) -> tuple[int, str]:
+    req = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_served_model_refuses_non_finite_oversized_and_misshapen_input(trained_classifier, served_champion):
+    url, _ = served_champion
+    t = trained_classifier["num_frames"]
+    x = np.zeros((2, t, 2, 25, 3), np.float32)
+    status, text = _post(url, json.dumps({"inputs": x.tolist()}).encode())
+    assert status == 200, text
+    # JSON has no NaN/Infinity, but Python clients (json.dumps) send them as bare tokens.
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        body = json.dumps({"inputs": x.tolist()}).replace("0.0", bad, 1).encode()
+        status, text = _post(url, body)
+        assert status == 400, (bad, status, text[:500])
+        assert "non-finite values (NaN or inf) in sequence(s) [0]" in text
+    big = np.zeros((MAX_BATCH + 1, t, 2, 25, 3), np.float32)
+    status, text = _post(url, json.dumps({"inputs": big.tolist()}).encode())
+    assert status == 400 and f"exceeds the maximum batch of {MAX_BATCH}" in text, (status, text[-500:])
+    status, text = _post(url, json.dumps({"inputs": np.zeros((2, t + 1, 2, 25, 3), np.float32).tolist()}).encode())
+    assert status == 400 and "shape" in text.lower(), (status, text[-500:])
+
+
+def test_logged_model_holds_no_pickle(trained_classifier):
+    """The classifier is logged as code + a weights_only state dict + JSON config: nothing to unpickle."""
+    import mlflow
+    import yaml
+
+    local = Path(mlflow.artifacts.download_artifacts(trained_classifier["model_uri"],
+                                                     tracking_uri=trained_classifier["tracking_uri"]))
+    files = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], files
+    flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
+    assert "python_model" not in flavor and flavor.get("model_code_path"), flavor
+    assert "pytorch" not in yaml.safe_load((local / "MLmodel").read_text())["flavors"]
+    import torch
+
+    state = torch.load(local / "artifacts" / "weights.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
