@@ -33,29 +33,36 @@ def checkpoint(tmp_path_factory) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory) -> list[str]:
-    """Two good recordings and one whose coordinates hold `nan` and `inf` (a broken capture)."""
-    d = tmp_path_factory.mktemp("raw")
-    good = generate_dataset(str(d / "good"), 2, seed=5)
-    lines = Path(good[0]).read_text().splitlines()
-    # Joint lines hold 12 numbers (x y z depth colour orientation state); poison the first two.
-    joints = [i for i, line in enumerate(lines) if len(line.split()) == 12]
-    for i, word in zip(joints[:2], ["nan", "inf"], strict=True):
+def _poisoned(src: str, dst: Path, word: str) -> str:
+    """A copy of `src` whose first three joints' x is `word`."""
+    lines = Path(src).read_text().splitlines()
+    joints = [i for i, line in enumerate(lines) if len(line.split()) == 12]  # x y z depth colour orient state
+    for i in joints[:3]:
         parts = lines[i].split()
         parts[0] = word
         lines[i] = " ".join(parts)
-    bad = d / "broken-capture.skeleton"
-    bad.write_text("\n".join(lines) + "\n")
-    return [good[0], str(bad), good[1]]
+    dst.write_text("\n".join(lines) + "\n")
+    return str(dst)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> list[str]:
+    """[good, nan in the file, finite in the file but overflowing float32 in preprocessing, good]."""
+    d = tmp_path_factory.mktemp("raw")
+    good = generate_dataset(str(d / "good"), 2, seed=5)
+    return [good[0], _poisoned(good[0], d / "nan-capture.skeleton", "nan"),
+            _poisoned(good[0], d / "overflow-capture.skeleton", "1e39"), good[1]]
 
 
 def test_predictor_never_labels_non_finite_input(checkpoint, files):
     p = Predictor(checkpoint)
     preds, failed = p.predict_files(files)
-    assert [x.file for x in preds] == [files[0], files[2]]
-    assert [f for f, _ in failed] == [files[1]]
-    assert "non-finite" in failed[0][1] or "nan" in failed[0][1].lower()
+    assert [x.file for x in preds] == [files[0], files[3]]
+    reasons = dict(failed)
+    assert sorted(reasons) == sorted(files[1:3])
+    assert "non-finite joint value" in reasons[files[1]]  # the parser refuses it
+    # 1e39 parses, then overflows float32 in normalisation: refused after preprocessing, not labelled.
+    assert reasons[files[2]] == "non-finite values (NaN or inf) in the preprocessed sequence: not predicted"
     x = np.stack([p.prepare(files[0])] * 2)
     x[1, 3, 0, 4, 1] = np.nan
     with pytest.raises(ValueError, match=r"sequence\(s\) \[1\] hold non-finite values"):
@@ -66,9 +73,11 @@ def test_predict_job_reports_the_file_and_prints_no_label_for_it(checkpoint, fil
     r = subprocess.run([sys.executable, str(REPO / "jobs/predict.py"), "--json", "--model", checkpoint, *files],
                        capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 1, r.stderr
-    assert files[1] not in r.stdout and "NaN" not in r.stdout
+    assert files[1] not in r.stdout and files[2] not in r.stdout and "NaN" not in r.stdout
     assert len(r.stdout.splitlines()) == 2
-    assert any(line.startswith(f"FAILED {files[1]}: ") for line in r.stderr.splitlines()), r.stderr
+    for f in files[1:3]:
+        assert any(line.startswith(f"FAILED {f}: ") for line in r.stderr.splitlines()), r.stderr
+    assert "2 predicted, 2 failed" in r.stderr
 
 
 def test_a_model_that_returns_nan_labels_nothing(checkpoint, files, tmp_path):
