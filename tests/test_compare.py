@@ -131,9 +131,13 @@ def test_whole_experiment_includes_runs_outside_the_sweep(store, tmp_path):
         os.environ["MLFLOW_TRACKING_URI"] = store["uri"]
     assert store["outside"] in set(report.runs["run_id"])
     row = report.runs.set_index("run_id").loc[store["outside"]]
-    # knn_acc comes before linear_acc in the score order (SCORE_METRICS)
-    assert row["score_metric"] == "knn_acc" and row["score"] == pytest.approx(0.25)
+    # A linear eval is scored by its linear_acc, not by the knn_acc it also logs.
+    assert row["group"] == "linear_eval"
+    assert row["score_metric"] == "linear_acc" and row["score"] == pytest.approx(0.30)
+    # Only the sweep's trials are pretraining runs, so the sweep's recorded choice is the best one.
     assert report.best_run_id == store["joint"]
+    assert report.best["linear_eval"].run_id == store["outside"]
+    assert report.runs["is_best"].sum() == 2  # one best run per kind
 
 
 def test_best_run_is_highest_last_score_of_finished_runs_and_highlighted(store, sweep_report):
@@ -142,7 +146,7 @@ def test_best_run_is_highest_last_score_of_finished_runs_and_highlighted(store, 
     page = sweep_report.html
     assert page.count('class="best"') == 1
     assert f'<tr data-run-id="{store["joint"]}" class="best">' in page
-    assert "Tune&#x27;s best trial" in page and "same as the best run here" in page
+    assert "Tune&#39;s best trial" in page and "same as the best pretraining run here" in page
 
 
 def test_sweep_recorded_best_trial_wins_over_reranking(mlflow_store):
@@ -160,7 +164,8 @@ def test_sweep_recorded_best_trial_wins_over_reranking(mlflow_store):
     report = build_report("compare-sweep-choice", mlflow_store, parent_run_id=parent)
     assert report.best_run_id == chosen != high
     assert f'<tr data-run-id="{chosen}" class="best">' in report.html
-    assert "same as the best run here" in report.html
+    assert "same as the best pretraining run here" in report.html
+    assert "the trial that sweep sweep (" in report.html  # the page names the rule that chose it
 
 
 def test_figures_are_nonempty_pngs(sweep_report):
