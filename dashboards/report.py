@@ -123,7 +123,7 @@ def _sweeps(client: MlflowClient, runs: pd.DataFrame, best: dict[str, Best]) -> 
                 config = json.dumps(json.loads(config), indent=2, sort_keys=True)
             except ValueError:
                 pass
-        out.append({"items": items, "best_config": config})
+        out.append({"name": row["run_name"], "items": items, "best_config": config})
     return out
 
 
