@@ -35,21 +35,36 @@ def is_local_store(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:"))
 
 
+# The MLflow 3 UI reads this experiment tag to pick its landing page: without it a new experiment opens
+# on the GenAI overview instead of the runs table (values from the UI's ExperimentKind enum).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_EXPERIMENT_KIND = "custom_model_development"
+
+
 def ensure_experiment(name: str, tracking_uri: str) -> str:
-    """Experiment ID of `name`, created if needed, with an absolute artifact root for local stores."""
+    """Experiment ID of `name`, created if needed, with an absolute artifact root for local stores.
+
+    The experiment is marked as one of training runs (EXPERIMENT_KIND_TAG), also when it exists
+    without a kind; a kind someone already set is left as it is.
+    """
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    artifact_location = None
-    if tracking_uri.startswith("sqlite:///"):
-        db = Path(tracking_uri[len("sqlite:///"):])
-        artifact_location = (db.parent / "mlartifacts").resolve().as_uri()
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location)
-    except mlflow.exceptions.MlflowException:
-        # Another process created it between our lookup and create.
-        return client.get_experiment_by_name(name).experiment_id
+    if exp is None:
+        artifact_location = None
+        if tracking_uri.startswith("sqlite:///"):
+            db = Path(tracking_uri[len("sqlite:///"):])
+            artifact_location = (db.parent / "mlartifacts").resolve().as_uri()
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location,
+                                            tags={EXPERIMENT_KIND_TAG: TRAINING_EXPERIMENT_KIND})
+        except mlflow.exceptions.MlflowException:
+            # Another process created it between our lookup and create.
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    if exp.lifecycle_stage == "active" and EXPERIMENT_KIND_TAG not in exp.tags:
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT_KIND)
+    return exp.experiment_id
 
 
 def git_commit() -> str:

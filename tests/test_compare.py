@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,8 @@ from mlflow.tracking import MlflowClient
 
 from dashboards.browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
 from dashboards.compare import ReportError, build_report, log_report_to_run, write_report
-from skelmae.tracking import ensure_experiment
+from dashboards.report_figures import score_vs_mask_ratio_figure
+from skelmae.tracking import EXPERIMENT_KIND_TAG, ensure_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 EXP = "compare-sweep"
@@ -131,9 +134,13 @@ def test_whole_experiment_includes_runs_outside_the_sweep(store, tmp_path):
         os.environ["MLFLOW_TRACKING_URI"] = store["uri"]
     assert store["outside"] in set(report.runs["run_id"])
     row = report.runs.set_index("run_id").loc[store["outside"]]
-    # knn_acc comes before linear_acc in the score order (SCORE_METRICS)
-    assert row["score_metric"] == "knn_acc" and row["score"] == pytest.approx(0.25)
+    # A linear eval is scored by its linear_acc, not by the knn_acc it also logs.
+    assert row["group"] == "linear_eval"
+    assert row["score_metric"] == "linear_acc" and row["score"] == pytest.approx(0.30)
+    # Only the sweep's trials are pretraining runs, so the sweep's recorded choice is the best one.
     assert report.best_run_id == store["joint"]
+    assert report.best["linear_eval"].run_id == store["outside"]
+    assert report.runs["is_best"].sum() == 2  # one best run per kind
 
 
 def test_best_run_is_highest_last_score_of_finished_runs_and_highlighted(store, sweep_report):
@@ -142,7 +149,7 @@ def test_best_run_is_highest_last_score_of_finished_runs_and_highlighted(store, 
     page = sweep_report.html
     assert page.count('class="best"') == 1
     assert f'<tr data-run-id="{store["joint"]}" class="best">' in page
-    assert "Tune&#x27;s best trial" in page and "same as the best run here" in page
+    assert "Tune&#39;s best trial" in page and "same as the best pretraining run here" in page
 
 
 def test_sweep_recorded_best_trial_wins_over_reranking(mlflow_store):
@@ -160,7 +167,8 @@ def test_sweep_recorded_best_trial_wins_over_reranking(mlflow_store):
     report = build_report("compare-sweep-choice", mlflow_store, parent_run_id=parent)
     assert report.best_run_id == chosen != high
     assert f'<tr data-run-id="{chosen}" class="best">' in report.html
-    assert "same as the best run here" in report.html
+    assert "same as the best pretraining run here" in report.html
+    assert "the trial that sweep sweep (" in report.html  # the page names the rule that chose it
 
 
 def test_figures_are_nonempty_pngs(sweep_report):
@@ -249,3 +257,135 @@ def test_report_renders_in_headless_chromium(sweep_report, tmp_path):
         iw, ih, istd = png_stats(png)
         assert iw > 100 and ih > 100 and istd > 5, (img_id, iw, ih, istd)
     assert f'data-run-id="{sweep_report.best_run_id}" class="best"' in dom
+
+
+def _log_run(client, exp_id, name, kind, params, metrics, status="FINISHED", start=T0, tags=None):
+    rid = client.create_run(exp_id, start_time=start, run_name=name,
+                            tags={"job_kind": kind, **(tags or {})}).info.run_id
+    client.log_batch(rid, params=[Param(k, str(v)) for k, v in params.items()],
+                     metrics=[Metric(k, v, start, 0) for k, v in metrics.items()])
+    client.set_terminated(rid, status=status, end_time=start + 60_000)
+    return rid
+
+
+@pytest.fixture(scope="module")
+def kinds(mlflow_store):
+    """Pretraining, fine-tune and linear-eval runs in one experiment; the other kinds score higher."""
+    exp = "compare-kinds"
+    exp_id = ensure_experiment(exp, mlflow_store)
+    client = MlflowClient(mlflow_store)
+    mask = {"model.mask_strategy": "random", "model.preset": "tiny"}
+    ids = {
+        "pre_best": _log_run(client, exp_id, "pre-a", "pretrain", {**mask, "model.mask_ratio": 0.9},
+                             {"knn_acc": 0.50, "loss": 0.3}, start=T0),
+        "pre_low": _log_run(client, exp_id, "pre-b", "pretrain", {**mask, "model.mask_ratio": 0.6},
+                            {"knn_acc": 0.40, "loss": 0.2}, start=T0 + 1000),
+        # Its knn_acc is the highest number of any pretraining run, but it failed.
+        "pre_failed": _log_run(client, exp_id, "pre-c", "pretrain", {**mask, "model.mask_ratio": 0.75},
+                               {"knn_acc": 0.60}, status="FAILED", start=T0 + 2000),
+        # A fine-tune inherits mask params from its config; its val_acc is higher than any kNN score.
+        "fine": _log_run(client, exp_id, "fine-a", "finetune", {**mask, "model.mask_ratio": 0.3},
+                         {"val_acc": 0.90, "loss": 0.1}, start=T0 + 3000),
+        "fine_low": _log_run(client, exp_id, "fine-b", "finetune", {**mask, "model.mask_ratio": 0.3},
+                             {"val_acc": 0.80}, start=T0 + 4000),
+        "linear": _log_run(client, exp_id, "probe", "linear_eval", {}, {"linear_acc": 0.70, "knn_acc": 0.99},
+                           start=T0 + 5000),
+        # User input in a run name and a param must reach the page as text, never as markup.
+        "evil": _log_run(client, exp_id, "<script>alert(1)</script>", "pretrain",
+                         {**mask, "model.mask_ratio": 0.5, "note": '<img src=x onerror="alert(2)">'},
+                         {"knn_acc": 0.10}, start=T0 + 6000),
+    }
+    return {"uri": mlflow_store, "exp": exp, "report": build_report(exp, mlflow_store), **ids}
+
+
+def test_each_kind_is_ranked_only_against_its_own_kind(kinds):
+    report = kinds["report"]
+    assert report.best["pretrain"].run_id == kinds["pre_best"]
+    assert report.best["finetune"].run_id == kinds["fine"]
+    assert report.best["linear_eval"].run_id == kinds["linear"]
+    assert report.best_run_id == kinds["pre_best"]  # the headline is the best pretraining run
+    runs = report.runs.set_index("run_id")
+    assert runs.loc[kinds["fine"], "score_metric"] == "val_acc"
+    assert runs.loc[kinds["linear"], "score_metric"] == "linear_acc"  # not its higher knn_acc
+    page = report.html
+    # One table per kind, each holding its own runs only, each with one highlighted row.
+    for kind, members in (("pretrain", ("pre_best", "pre_low", "pre_failed", "evil")),
+                          ("finetune", ("fine", "fine_low")), ("linear_eval", ("linear",))):
+        table = page.split(f'id="runs-{kind}"', 1)[1].split("</table>", 1)[0]
+        assert {kinds[m] for m in members} == set(re.findall(r'data-run-id="([0-9a-f]+)"', table))
+        assert table.count('class="best"') == 1
+        assert f'<tr data-run-id="{report.best[kind].run_id}" class="best">' in table
+    summary = page.split("<h2>", 1)[0]
+    assert re.search(rf"best pretraining run</td><td>pre-a \({kinds['pre_best']}\)", summary)
+    assert not re.search(r"best pretraining run</td><td>fine-a", summary)
+
+
+def test_the_stated_rule_is_the_one_applied(kinds):
+    report = kinds["report"]
+    rule = report.best["pretrain"].rule
+    assert rule.startswith("Best pretraining run: the highest score among pretraining runs that did not fail")
+    page_text = re.sub(r"<[^>]+>", "", report.html)  # the page sets `names` as <code>
+    assert html.escape(rule.replace("`", ""), quote=True).replace("&#x27;", "&#39;") in page_text
+    # Recompute the stated rule from the table independently of the ranking code.
+    runs = report.runs
+    pool = runs[(runs["job_kind"] == "pretrain") & (runs["status"] != "FAILED") & runs["score"].notna()]
+    assert pool.loc[pool["score"].idxmax(), "run_id"] == report.best["pretrain"].run_id
+    assert ("Score of a pretraining run = the last logged value of <code>score</code>, else <code>knn_acc</code>"
+            in report.html)
+    assert "Score of a fine-tune run = the last logged value of <code>val_acc</code>" in report.html
+
+
+def test_score_vs_mask_ratio_plots_pretraining_runs_only(kinds):
+    runs = kinds["report"].runs
+    fig = score_vs_mask_ratio_figure(runs)
+    points = {(round(float(x), 3), round(float(y), 3)) for coll in fig.axes[0].collections
+              for x, y in coll.get_offsets()}
+    assert (0.9, 0.5) in points and (0.6, 0.4) in points and (0.5, 0.1) in points
+    assert (0.3, 0.9) not in points and (0.3, 0.8) not in points  # the fine-tune runs
+    assert (0.75, 0.6) not in points  # the failed run
+    # Every plotted score is a finished pretraining run's score.
+    pre = runs[(runs["job_kind"] == "pretrain") & (runs["status"] != "FAILED")]
+    assert {y for _, y in points} <= {round(v, 3) for v in pre["score"]}
+
+
+def test_run_names_and_params_are_escaped(kinds):
+    page = kinds["report"].html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script" not in page  # the page carries no script at all
+    assert "onerror=" not in page.replace("onerror=&#34;", "")
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in page
+
+
+def test_kind_tables_render_in_headless_chromium(kinds, tmp_path):
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (/usr/bin/chromium; setup.sh installs it)")
+    page = write_report(kinds["report"], tmp_path / "report.html")
+    dom = render_in_chromium(page, tmp_path / "shot.png", window_size=(1400, 2000))
+    # The browser built the three ranked tables, each with its rule, and ran no script.
+    assert re.findall(r'<table class="runs" id="runs-(\w+)"', dom)[:3] == ["pretrain", "finetune", "linear_eval"]
+    assert "<script" not in dom and "alert(1)" in dom
+    assert dom.count('class="best"') == 3
+    w, h, std = png_stats((tmp_path / "shot.png").read_bytes())
+    assert (w, h) == (1400, 2000) and std > 10
+
+
+def test_write_report_replaces_the_old_page_whole(kinds, tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("old page", encoding="utf-8")
+    write_report(kinds["report"], out)
+    assert out.read_text(encoding="utf-8") == kinds["report"].html
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_experiments_are_created_as_training_experiments(mlflow_store):
+    client = MlflowClient(mlflow_store)
+    exp_id = ensure_experiment("kind-new", mlflow_store)
+    assert client.get_experiment(exp_id).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+    # An experiment made before this (no kind) gets one; a kind someone chose is kept.
+    old = client.create_experiment("kind-old")
+    assert EXPERIMENT_KIND_TAG not in client.get_experiment(old).tags
+    assert ensure_experiment("kind-old", mlflow_store) == old
+    assert client.get_experiment(old).tags[EXPERIMENT_KIND_TAG] == "custom_model_development"
+    genai = client.create_experiment("kind-genai", tags={EXPERIMENT_KIND_TAG: "genai_development"})
+    assert ensure_experiment("kind-genai", mlflow_store) == genai
+    assert client.get_experiment(genai).tags[EXPERIMENT_KIND_TAG] == "genai_development"
