@@ -52,13 +52,18 @@ def _choose(batch: int, n: int, k: int, generator, device) -> torch.Tensor:
     return chosen.scatter_(1, idx, True)
 
 
-def ids_from_mask(mask: torch.Tensor) -> Masking:
-    """Bool/float mask [B, L] (same count per row) -> (ids_keep [B, K], ids_restore [B, L], mask float)."""
+def ids_from_mask(mask: torch.Tensor, num_masked: int | None = None) -> Masking:
+    """Bool/float mask [B, L] (same count per row) -> (ids_keep [B, K], ids_restore [B, L], mask float).
+
+    num_masked: the count per row when the caller knows it (every strategy does), so no value has to
+    be read back from the device; otherwise it is counted and checked (two host syncs).
+    """
     m = mask.to(torch.int8)
-    counts = m.sum(dim=1)
-    num_masked = int(counts[0]) if m.shape[0] else 0
-    if m.shape[0] and not bool((counts == num_masked).all()):
-        raise ValueError("mask rows must hold the same number of masked tokens")
+    if num_masked is None:
+        counts = m.sum(dim=1)
+        num_masked = int(counts[0]) if m.shape[0] else 0
+        if m.shape[0] and not bool((counts == num_masked).all()):
+            raise ValueError("mask rows must hold the same number of masked tokens")
     # Stable sort puts visible tokens first, each group in token order.
     ids_shuffle = torch.argsort(m, dim=1, stable=True)
     ids_restore = torch.argsort(ids_shuffle, dim=1)
@@ -71,23 +76,28 @@ def random_masking(batch: int, num_segments: int, num_joints: int, ratio: float,
     """MAE's per-token random masking: round(ratio * Ts * V) tokens per sequence."""
     ratio = check_ratio(ratio)
     n = num_segments * num_joints
-    return ids_from_mask(_choose(batch, n, masked_count(n, ratio), generator, device))
+    k = masked_count(n, ratio)
+    return ids_from_mask(_choose(batch, n, k, generator, device), k)
 
 
 def joint_masking(batch: int, num_segments: int, num_joints: int, ratio: float,
                   generator: torch.Generator | None = None, device=None) -> Masking:
     """Spatial masking: round(ratio * V) joints per sequence, masked in every segment."""
     ratio = check_ratio(ratio)
-    joints = _choose(batch, num_joints, masked_count(num_joints, ratio), generator, device)  # [B, V]
-    return ids_from_mask(joints[:, None, :].expand(batch, num_segments, num_joints).reshape(batch, -1))
+    k = masked_count(num_joints, ratio)
+    joints = _choose(batch, num_joints, k, generator, device)  # [B, V]
+    return ids_from_mask(joints[:, None, :].expand(batch, num_segments, num_joints).reshape(batch, -1),
+                         k * num_segments)
 
 
 def frame_masking(batch: int, num_segments: int, num_joints: int, ratio: float,
                   generator: torch.Generator | None = None, device=None) -> Masking:
     """Temporal masking: round(ratio * Ts) whole segments (all joints of their frames) per sequence."""
     ratio = check_ratio(ratio)
-    segs = _choose(batch, num_segments, masked_count(num_segments, ratio), generator, device)  # [B, Ts]
-    return ids_from_mask(segs[:, :, None].expand(batch, num_segments, num_joints).reshape(batch, -1))
+    k = masked_count(num_segments, ratio)
+    segs = _choose(batch, num_segments, k, generator, device)  # [B, Ts]
+    return ids_from_mask(segs[:, :, None].expand(batch, num_segments, num_joints).reshape(batch, -1),
+                         k * num_joints)
 
 
 def spatiotemporal_ratio(num_segments: int, num_joints: int, joint_ratio: float, frame_ratio: float) -> float:
@@ -106,10 +116,11 @@ def spatiotemporal_masking(batch: int, num_segments: int, num_joints: int, joint
     """
     check_ratio(joint_ratio, "joint_mask_ratio")
     check_ratio(frame_ratio, "frame_mask_ratio")
-    joints = _choose(batch, num_joints, masked_count(num_joints, joint_ratio), generator, device)
-    segs = _choose(batch, num_segments, masked_count(num_segments, frame_ratio), generator, device)
+    nj, nf = masked_count(num_joints, joint_ratio), masked_count(num_segments, frame_ratio)
+    joints = _choose(batch, num_joints, nj, generator, device)
+    segs = _choose(batch, num_segments, nf, generator, device)
     mask = joints[:, None, :] | segs[:, :, None]  # [B, Ts, V]
-    return ids_from_mask(mask.reshape(batch, -1))
+    return ids_from_mask(mask.reshape(batch, -1), nj * num_segments + nf * num_joints - nj * nf)
 
 
 def scaled_subratios(joint_ratio: float, frame_ratio: float, target: float) -> tuple[float, float]:
@@ -158,7 +169,7 @@ def motion_masking(motion: torch.Tensor, ratio: float, tau: float,
     keys = logits - torch.log(-torch.log(u))  # + Gumbel noise
     k = masked_count(m.shape[1], ratio)
     chosen = torch.zeros_like(m, dtype=torch.bool).scatter_(1, keys.topk(k, dim=1).indices, True)
-    return ids_from_mask(chosen)
+    return ids_from_mask(chosen, k)
 
 
 def expected_mask_ratio(cfg: ModelConfig, mask_ratio: float | None = None) -> float:

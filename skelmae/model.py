@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from skelmae.masking import expected_mask_ratio, sample_mask
 from skelmae.model_config import ModelConfig
@@ -98,6 +99,8 @@ class DropPath(nn.Module):
 
 
 class Attention(nn.Module):
+    """Multi-head self-attention: one fused qkv GEMM, then SDPA (flash kernels on CPU and GPU)."""
+
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
         self.num_heads = num_heads
@@ -106,8 +109,10 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: [B, L, D]
         b, n, d = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # [B, H, L, D/H]
+        # unbind, not qkv[0..2]: indexing thrice makes backward zero-fill and add three [3, B, H, L, Dh]
+        # buffers; unbind's backward is one stack.
+        q, k, v = self.qkv(x).view(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(q, k, v)  # [B, H, L, Dh]
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -123,9 +128,30 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x)))
+    def forward_attn(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop_path(self.attn(self.norm1(x)))
+
+    def forward_mlp(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_mlp(self.forward_attn(x))
+
+
+def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, checkpointed: bool) -> torch.Tensor:
+    """x [B, L, D] through `blocks`; checkpointed: keep only each half-block's input, recompute in backward.
+
+    Attention and MLP are checkpointed separately, so backward rebuilds at most one MLP's activations
+    (about 10 D per token) at a time instead of a whole block's (about 16 D).
+    """
+    for blk in blocks:
+        if checkpointed and x.requires_grad:
+            # use_reentrant=False replays DropPath's RNG state and works under autocast and compile.
+            x = checkpoint(blk.forward_attn, x, use_reentrant=False)
+            x = checkpoint(blk.forward_mlp, x, use_reentrant=False)
+        else:
+            x = blk(x)
+    return x
 
 
 class SkeletonEncoder(nn.Module):
@@ -146,6 +172,7 @@ class SkeletonEncoder(nn.Module):
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()  # stochastic depth ramp
         self.blocks = nn.ModuleList(Block(d, cfg.num_heads, cfg.mlp_ratio, r) for r in rates)
         self.norm = nn.LayerNorm(d)
+        self.checkpointed = cfg.activation_checkpointing == "all"
         self.apply(_init_weights)
 
     def pos_embed(self) -> torch.Tensor:
@@ -157,11 +184,14 @@ class SkeletonEncoder(nn.Module):
         """patches [B, Ts, V, P] -> tokens [B, Ts * V, D] with position embeddings."""
         return self.patch_embed(patches).flatten(1, 2) + self.pos_embed()
 
+    def embed_visible(self, patches: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+        """patches [B, L, P], ids_keep [B, K] -> visible tokens [B, K, D]; masked tokens are never embedded."""
+        visible = torch.gather(patches, 1, ids_keep[..., None].expand(-1, -1, patches.shape[-1]))  # [B, K, P]
+        return self.patch_embed(visible) + self.pos_embed()[ids_keep]
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens [B, K, D] (any subset, positions already added) -> [B, K, D]."""
-        for blk in self.blocks:
-            tokens = blk(tokens)
-        return self.norm(tokens)
+        return self.norm(run_blocks(self.blocks, tokens, self.checkpointed))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [N, T, M, V, C] -> (tokens [N, M, Ts * V, D], pooled [N, D] = mean over tokens and actors)."""
@@ -195,6 +225,7 @@ class SkeletonMAE(nn.Module):
             Block(dd, cfg.decoder_num_heads, cfg.mlp_ratio) for _ in range(cfg.decoder_depth))
         self.decoder_norm = nn.LayerNorm(dd)
         self.decoder_pred = nn.Linear(dd, cfg.patch_dim)
+        self.decoder_checkpointed = cfg.activation_checkpointing in ("decoder", "all")
         for m in (self.decoder_embed, self.decoder_blocks, self.decoder_norm, self.decoder_pred):
             m.apply(_init_weights)
         nn.init.normal_(self.mask_token, std=0.02)
@@ -226,8 +257,7 @@ class SkeletonMAE(nn.Module):
         _check_input(x, self.cfg)
         p = self.patchify(x).flatten(0, 1)  # [B, Ts, V, P], B = N*M
         ids_keep, ids_restore, mask = sample_mask(self.cfg, p, mask_ratio, generator)
-        tokens = self.encoder.embed(p)  # [B, L, D]
-        visible = torch.gather(tokens, 1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        visible = self.encoder.embed_visible(p.flatten(1, 2), ids_keep)  # [B, K, D]
         self.effective_mask_ratio = 1.0 - ids_keep.shape[1] / ids_restore.shape[1]
         return self.encoder(visible), mask, ids_restore
 
@@ -239,19 +269,33 @@ class SkeletonMAE(nn.Module):
         """latent [B, K, D], ids_restore [B, L] -> pred [B, L, l * C] for every token."""
         h = self.decoder_embed(latent)  # [B, K, Dd]
         b, k, dd = h.shape
-        fill = self.mask_token.to(h.dtype).expand(b, ids_restore.shape[1] - k, dd)
-        h = torch.gather(torch.cat([h, fill], dim=1), 1, ids_restore[..., None].expand(-1, -1, dd))
-        h = h + self.decoder_pos_embed()
-        for blk in self.decoder_blocks:
-            h = blk(h)
+        ids_keep = ids_restore.argsort(dim=1)[:, :k]  # [B, K]: the visible tokens' positions
+        pos = self.decoder_pos_embed()  # [L, Dd]
+        # One [B, L, Dd] tensor: mask token + position everywhere, visible tokens scattered in place
+        # (MAE's cat + gather + add would materialise it three times).
+        h = (self.mask_token[0].to(h.dtype) + pos).expand(b, -1, -1).scatter(
+            1, ids_keep[..., None].expand(-1, -1, dd), h + pos[ids_keep])
+        h = run_blocks(self.decoder_blocks, h, self.decoder_checkpointed)
         return self.decoder_pred(self.decoder_norm(h))
 
-    def forward_loss(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean over masked tokens of the per-token MSE. pred: [N, M, Ts, V, P] or [N*M, L, P]; mask alike."""
-        target = self.target_tokens(x)  # [N, M, Ts, V, P]
-        err = ((pred.float().reshape(target.shape) - target) ** 2).mean(dim=-1)  # [N, M, Ts, V]
-        mask = mask.reshape(err.shape).to(err.dtype)
-        return (err * mask).sum() / mask.sum().clamp_min(1.0)
+    def forward_loss(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor,
+                     num_masked: int | None = None) -> torch.Tensor:
+        """Mean over masked tokens of the per-token MSE, computed on the masked tokens only.
+
+        pred: [N, M, Ts, V, P] or [N*M, L, P]; mask alike (1 = masked, the same count in every row).
+        num_masked: that count if the caller knows it (forward does), else read from mask (a host sync).
+        """
+        target = self.target_tokens(x).flatten(0, 1).flatten(1, 2)  # [B, L, P]
+        pred = pred.reshape(target.shape)
+        mask = mask.reshape(target.shape[:2])
+        if num_masked is None:
+            num_masked = int(mask[0].sum()) if mask.shape[0] else 0
+        if num_masked == 0:
+            return pred.sum() * 0.0
+        ids_masked = mask.argsort(dim=1, descending=True, stable=True)[:, :num_masked, None]  # [B, Lm, 1]
+        ids_masked = ids_masked.expand(-1, -1, target.shape[-1])
+        err = pred.gather(1, ids_masked).float() - target.gather(1, ids_masked)  # [B, Lm, P]
+        return err.square().mean()
 
     def forward(self, x: torch.Tensor, mask_ratio: float | None = None,
                 generator: torch.Generator | None = None):
@@ -260,12 +304,11 @@ class SkeletonMAE(nn.Module):
         `mask_ratio` overrides cfg.mask_ratio for this call (spatiotemporal: see masking.sample_mask).
         """
         latent, mask, ids_restore = self.forward_encoder(x, mask_ratio, generator)
-        pred = self.forward_decoder(latent, ids_restore)
+        pred = self.forward_decoder(latent, ids_restore)  # [B, L, P]
+        loss = self.forward_loss(x, pred, mask, num_masked=ids_restore.shape[1] - latent.shape[1])
         n, m = x.shape[0], x.shape[2]
         shape = (n, m, self.cfg.num_segments, self.cfg.num_joints)
-        pred = pred.reshape(*shape, pred.shape[-1])
-        mask = mask.reshape(shape)
-        return self.forward_loss(x, pred, mask), pred, mask
+        return loss, pred.reshape(*shape, pred.shape[-1]), mask.reshape(shape)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

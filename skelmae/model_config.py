@@ -15,6 +15,9 @@ from data_pipeline.errors import ConfigError
 MASK_STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
 POS_EMBEDS = ("sincos", "learned")
 TARGETS = ("coords", "motion")
+# Which transformer blocks keep only their input in the forward pass and recompute the rest in backward:
+# less activation memory (the decoder over all tokens holds most of it) for one more forward of them.
+ACTIVATION_CHECKPOINTING = ("none", "decoder", "all")
 
 PRESETS: dict[str, dict] = {
     # Trains in seconds on 2 CPU cores: 8 segments x 25 joints = 200 tokens per actor, 50 visible.
@@ -26,7 +29,7 @@ PRESETS: dict[str, dict] = {
         # single out 25 joints, and the reconstruction loss stalls ~5x higher on small data.
         mlp_ratio=4.0, drop_path=0.0, pos_embed="learned",
         mask_strategy="random", mask_ratio=0.75, joint_mask_ratio=0.4, frame_mask_ratio=0.5,
-        motion_tau=0.8, norm_target=False, target="coords",
+        motion_tau=0.8, norm_target=False, target="coords", activation_checkpointing="none",
     ),
     # The field's standard transformer MAE for NTU (MAMP: embed 256, depth 8, 8 heads, decoder 256 x 3,
     # T 120, l 4, motion-aware masking at 0.9 with tau 0.8, normalised motion targets).
@@ -36,7 +39,7 @@ PRESETS: dict[str, dict] = {
         decoder_embed_dim=256, decoder_depth=3, decoder_num_heads=8,
         mlp_ratio=4.0, drop_path=0.0, pos_embed="learned",
         mask_strategy="motion", mask_ratio=0.9, joint_mask_ratio=0.6, frame_mask_ratio=0.75,
-        motion_tau=0.8, norm_target=True, target="motion",
+        motion_tau=0.8, norm_target=True, target="motion", activation_checkpointing="none",
     ),
 }
 
@@ -67,6 +70,8 @@ class ModelConfig:
     motion_tau: float | None = None  # motion masking temperature: lower = masks high motion more often
     norm_target: bool | None = None  # per-token normalised targets (MAE's norm_pix_loss)
     target: str | None = None  # "coords" | "motion" (next-frame differences)
+    # "none" | "decoder" | "all": recompute these blocks in backward (same loss and gradients, less memory)
+    activation_checkpointing: str | None = None
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -115,6 +120,9 @@ class ModelConfig:
         if self.mask_strategy not in MASK_STRATEGIES:
             raise ConfigError("mask_strategy", f"must be one of {list(MASK_STRATEGIES)}, "
                                                f"got {self.mask_strategy!r}")
+        if self.activation_checkpointing not in ACTIVATION_CHECKPOINTING:
+            raise ConfigError("activation_checkpointing", f"must be one of {list(ACTIVATION_CHECKPOINTING)}, "
+                                                          f"got {self.activation_checkpointing!r}")
         if self.target not in TARGETS:
             raise ConfigError("target", f"must be one of {list(TARGETS)}, got {self.target!r}")
         for name in ("mask_ratio", "joint_mask_ratio", "frame_mask_ratio", "drop_path"):

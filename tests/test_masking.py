@@ -174,3 +174,14 @@ def test_sample_mask_dispatch_and_override(strategy):
     _, _, mask = sample_mask(cfg, patches, mask_ratio=0.5)
     assert mask.mean().item() == pytest.approx(expected_mask_ratio(cfg, 0.5))
     assert abs(mask.mean().item() - 0.5) < 0.1
+
+
+@pytest.mark.parametrize("strategy", ["random", "joint", "frame", "spatiotemporal", "motion"])
+@pytest.mark.parametrize("ratio", [0.0, 0.3, 0.9])
+def test_known_count_gives_the_counted_ids(strategy, ratio):
+    """Strategies pass their masked count to ids_from_mask (no host sync); it must be the mask's own."""
+    cfg = ModelConfig(mask_strategy=strategy)
+    patches = torch.randn(B, cfg.num_segments, cfg.num_joints, cfg.patch_dim)
+    ids_keep, ids_restore, mask = sample_mask(cfg, patches, mask_ratio=ratio)
+    counted = ids_from_mask(mask)
+    assert torch.equal(ids_keep, counted[0]) and torch.equal(ids_restore, counted[1])
