@@ -13,7 +13,8 @@ extra spaces do not matter):
 
 The reader marks where every value starts in a bitmap and finds the lines with a few numpy passes
 over the bytes (`_Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
-once (`_Lines.find_bodies`), checks every body's 27 lines at once and converts the joint numbers
+once (`_Lines.find_bodies`), checks every body's 27 lines at once, vouches for every value being a
+plain decimal with a few whole-file passes (`_all_plain_decimals`), and converts the joint numbers
 with a vectorised decimal parser that is bit-identical to float() (`_parse_numbers`), instead of a
 Python loop over every float of every line: 12-13x faster than a readline-per-line reader
 (reference_reader.py) on 85-frame files (benchmarks/bench_preprocess.py, CPU time). Every line's
@@ -129,6 +130,7 @@ class _Tokens:
         self.buf[n:] = _SEP
         mask = self.buf <= _SEP  # separators
         sep = np.packbits(mask, bitorder="little").view("<u8")  # [len(buf) / 64] bit j of word i: byte 64i + j
+        self.sep = sep
         # A value starts after a separator (the text is as if preceded by one): shift each word's
         # bits up by one, carrying in the top bit of the word before.
         after_sep = sep << _ONE
@@ -256,6 +258,59 @@ def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, sourc
                 f"{source}: line {_line_of(raw, start)}: non-numeric value {text.decode('ascii', 'replace')!r}"
             ) from None
     return value
+
+
+_PLAIN_BYTES = b"0123456789+-." + bytes(range(_SEP + 1))
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _all_plain_decimals(tokens: _Tokens) -> bool:
+    """True when every value of the file is a plain decimal ([+-]digits[.digits], under 39 characters).
+
+    Such a value always converts, and is finite in float32 (below 10^39... 3.4e38 needs 39 digits),
+    so the fields the reader does not convert need no conversion to be known good. A few whole-buffer
+    passes, far cheaper than converting the 4x more values; False (an exponent, a letter, a sign
+    inside a value, two dots, a value with no digit, a very long value) sends the file to the exact
+    check of every value (`_check_all_values`), which names the line.
+    """
+    raw, buf = tokens.raw, tokens.buf
+    if raw.translate(None, _PLAIN_BYTES):  # letters (nan, inf, 1e5), other punctuation
+        return False
+    if raw[:1] == b"." and raw[1:2] in (b"", b" ", b"\t", b"\r", b"\n"):
+        return False
+    sep = buf <= _SEP
+    sign = (buf == 45) | (buf == 43)
+    dot = buf == 46
+    if (sign[1:] & ~sep[:-1]).any():  # a sign not at a value's start
+        return False
+    if (sign[:-1] & sep[1:]).any():  # a sign alone
+        return False
+    if (dot[1:-1] & sep[2:] & (sep[:-2] | sign[:-2])).any():  # ".", "-."
+        return False
+    dots = np.flatnonzero(dot)
+    if len(dots) > 1 and (np.diff(tokens.index(dots)) == 0).any():  # two dots in one value
+        return False
+    # a run of >= 39 non-separators spans >= 4 whole zero bytes of the separator bitmap
+    zero = tokens.sep.view(np.uint8) == 0
+    return not (zero[:-3] & zero[1:-2] & zero[2:-1] & zero[3:]).any()
+
+
+def _check_all_values(tokens: _Tokens, lines: _Lines, info: np.ndarray, source: str) -> None:
+    """Convert every value of every body-info and joint line; raise naming the first that is not a
+    number finite in float32."""
+    body_lines = (info[:, None] + np.arange(_BODY_LINES)).reshape(-1)
+    body_lines = body_lines[np.arange(len(body_lines)) % _BODY_LINES != 1]  # all but the joint counts
+    ntok = lines.ntok[body_lines]
+    first = lines.first_tok[body_lines]
+    idx = np.repeat(first - np.cumsum(ntok) + ntok, ntok) + np.arange(int(ntok.sum()))
+    starts = tokens.offsets[idx]
+    values = _parse_numbers(tokens, starts, source)  # raises for a non-number
+    bad = ~(np.abs(values) <= _F32_MAX)
+    if bad.any():
+        at = int(starts[np.argmax(bad)])
+        text = _TOKEN.match(tokens.raw, at).group().decode("ascii", "replace")
+        raise SkeletonFormatError(f"{source}: line {_line_of(tokens.raw, at)}: value {text!r} is not a finite "
+                                  "float32 number")
 
 
 _BODY_LINES = 2 + NUM_JOINTS  # a body's lines: body info, joint count, one per joint
@@ -420,8 +475,10 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
 
     Each count, body-info line and joint line is a line of its own (as in every NTU file); line
     endings (LF or CRLF), blank lines and runs of spaces or tabs do not matter. Every line's number of
-    values is checked; without `full` only x, y, z are converted (the other joint fields are counted,
-    not converted), with `full` every value is.
+    values is checked, and every value must be a number finite in float32 (a file with `nanx` in an
+    orientation field, or 1e300 anywhere, is an error). Without `full` only x, y, z are converted; the
+    other fields are checked by a whole-file scan (`_all_plain_decimals`), and converted only when
+    that scan cannot vouch for them.
     """
     if not raw.isascii():
         raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
@@ -437,6 +494,9 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         info, frame_index = bodies
         lines.check_bodies(info, frame_index)
 
+    if full or not _all_plain_decimals(tokens):
+        _check_all_values(tokens, lines, info, source)
+
     joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
     if full:
         n_fields = JOINT_FIELDS
@@ -446,10 +506,6 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         x = lines.first_byte[joint_lines]
         starts = np.concatenate([x[:, None], tokens.following(x, 2)], axis=1).reshape(-1)  # [R * V * 3]
     values = _parse_numbers(tokens, starts, source)
-    finite = np.isfinite(values)
-    if not finite.all():
-        at = int(starts[np.argmin(finite)])
-        raise SkeletonFormatError(f"{source}: line {_line_of(raw, at)}: non-finite joint value")
     id_start = lines.first_byte[info]  # [R] each bodyID, kept as text
     id_next = tokens.following(id_start, 1)[:, 0]
     body_ids = [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
