@@ -197,6 +197,18 @@ def _int_dtype(*args):
     return dtype
 
 
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """_codecs.encode as protocol-2 pickles use it for an array's raw bytes; latin-1 text only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is admitted for latin-1 text only")
+    return text.encode("latin1")
+
+
+def _frombuffer(buf, dtype, shape, order):
+    """numpy's protocol-5 array constructor, for integer dtypes only."""
+    return np.frombuffer(buf, dtype=_int_dtype(dtype)).reshape(shape, order=order)
+
+
 # Every global a label file may name: numpy integer arrays and scalars (numpy 1.x and 2.x spellings).
 _LABEL_GLOBALS = {
     **{(m, "_reconstruct"): np.ndarray.__reduce__(np.zeros(1, np.int64))[0]
@@ -204,12 +216,15 @@ _LABEL_GLOBALS = {
     **{(m, "scalar"): np.int64(0).__reduce__()[0] for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): _int_dtype,
+    ("_codecs", "encode"): _latin1,
+    **{(m, "_frombuffer"): _frombuffer for m in ("numpy.core.numeric", "numpy._core.numeric")},
 }
 
 
 class LabelUnpickler(pickle.Unpickler):
     """Reads the ST-GCN label pickle (names, labels) and nothing else: lists and tuples of str and int,
-    numpy integer arrays. Any other global (a function a payload would call) is refused."""
+    numpy integer arrays and scalars (any pickle protocol). Any other global (a function a payload
+    would call) is refused; pickle's C unpickler still does the reading, so loading is as fast."""
 
     def find_class(self, module: str, name: str):
         try:

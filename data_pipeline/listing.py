@@ -41,7 +41,8 @@ def list_local(raw_dir: str) -> Listing:
     while stack:
         folder, rel_folder = stack.pop()
         try:
-            entries = list(os.scandir(folder))
+            # real folders before links, so a folder reached both ways is listed under its real name
+            entries = sorted(os.scandir(folder), key=lambda e: (e.is_symlink(), e.name))
         except OSError as e:
             out.errors.append({"file": shown(rel_folder) or ".", "reason": f"unreadable: folder: {e.strerror}"})
             continue

@@ -297,15 +297,17 @@ def _all_plain_decimals(tokens: _Tokens) -> bool:
 
 def _check_all_values(tokens: _Tokens, lines: _Lines, info: np.ndarray, source: str) -> None:
     """Convert every value of every body-info and joint line; raise naming the first that is not a
-    number finite in float32."""
+    number, or not finite in float32 (body IDs, kept as text, may be any integer)."""
     body_lines = (info[:, None] + np.arange(_BODY_LINES)).reshape(-1)
     body_lines = body_lines[np.arange(len(body_lines)) % _BODY_LINES != 1]  # all but the joint counts
     ntok = lines.ntok[body_lines]
     first = lines.first_tok[body_lines]
-    idx = np.repeat(first - np.cumsum(ntok) + ntok, ntok) + np.arange(int(ntok.sum()))
+    line_at = np.cumsum(ntok) - ntok  # [lines] index of each line's first value in `values`
+    idx = np.repeat(first - line_at, ntok) + np.arange(int(ntok.sum()))
     starts = tokens.offsets[idx]
     values = _parse_numbers(tokens, starts, source)  # raises for a non-number
     bad = ~(np.abs(values) <= _F32_MAX)
+    bad[line_at[::_BODY_LINES - 1]] = False  # body IDs: kept as text, any integer
     if bad.any():
         at = int(starts[np.argmax(bad)])
         text = _TOKEN.match(tokens.raw, at).group().decode("ascii", "replace")
