@@ -91,7 +91,7 @@ def list_raw_files(raw_dir: str, filesystem: pafs.FileSystem | None = None) -> t
         raise ConfigError("raw_dir", f"{redact(raw_dir)!r} is not a directory")
     listing = list_local(base) if isinstance(fs, pafs.LocalFileSystem) else list_remote(fs, base)
     if not listing.files and not listing.errors:
-        raise ConfigError("raw_dir", f"{redact(raw_dir)!r} holds no .skeleton files")
+        raise ConfigError("raw_dir", f"{redact(raw_dir)!r} is empty: no .skeleton files")
     return fs, base, listing
 
 
