@@ -14,7 +14,7 @@ extra spaces do not matter):
 The reader marks where every value starts in a bitmap and finds the lines with a few numpy passes
 over the bytes (`_Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
 once (`_Lines.find_bodies`), checks every body's 27 lines at once, vouches for every value being a
-plain decimal with a few whole-file passes (`_all_plain_decimals`), and converts the joint numbers
+plain decimal with a few whole-file passes (`_suspect_values`), and converts the joint numbers
 with a vectorised decimal parser that is bit-identical to float() (`_parse_numbers`), instead of a
 Python loop over every float of every line: 12-13x faster than a readline-per-line reader
 (reference_reader.py) on 85-frame files (benchmarks/bench_preprocess.py, CPU time). Every line's
@@ -128,6 +128,7 @@ class _Tokens:
         self.buf = np.empty(n + 64 + (-n) % 64, dtype=np.uint8)
         self.buf[:n] = np.frombuffer(raw, dtype=np.uint8)
         self.buf[n:] = _SEP
+        self.top = int(self.buf.max())  # the largest byte: > 127 not text, > 57 letters
         mask = self.buf <= _SEP  # separators
         sep = np.packbits(mask, bitorder="little").view("<u8")  # [len(buf) / 64] bit j of word i: byte 64i + j
         self.sep = sep
@@ -147,6 +148,7 @@ class _Tokens:
         # Only the bitmap and the text stay: big temporaries freed early keep fresh memory (page
         # faults) low for the number parser.
         self.newlines = np.flatnonzero(np.equal(self.buf, 10, out=mask))  # [L - 1] byte offset of each
+        self.scratch = mask  # a bool per byte, reused: see _suspect_values
 
     @cached_property
     def offsets(self) -> np.ndarray:
@@ -260,59 +262,102 @@ def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, sourc
     return value
 
 
-_PLAIN_BYTES = b"0123456789+-." + bytes(range(_SEP + 1))
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _all_plain_decimals(tokens: _Tokens) -> bool:
-    """True when every value of the file is a plain decimal ([+-]digits[.digits], under 39 characters).
+def _bits(compare, tokens: _Tokens, value: int) -> np.ndarray:
+    """compare(text, value) per byte as 64-bit words, bit j of word i = byte 64i + j (like _Tokens.sep).
 
-    Such a value always converts, and is finite in float32 (below 10^39... 3.4e38 needs 39 digits),
-    so the fields the reader does not convert need no conversion to be known good. A few whole-buffer
-    passes, far cheaper than converting the 4x more values; False (an exponent, a letter, a sign
-    inside a value, two dots, a value with no digit, a very long value) sends the file to the exact
-    check of every value (`_check_all_values`), which names the line.
+    The per-byte result goes into the file's scratch array: fresh memory for each would cost page
+    faults, a large part of the time otherwise."""
+    return np.packbits(compare(tokens.buf, value, out=tokens.scratch), bitorder="little").view("<u8")
+
+
+def _prev(x: np.ndarray, first: int, out: np.ndarray) -> np.ndarray:
+    """Bit b of `out` = bit b - 1 of x (bit -1 = `first`). In place: fresh memory costs page faults."""
+    np.right_shift(x[:-1], np.uint64(63), out=out[1:])
+    out[0] = first
+    out |= x << _ONE
+    return out
+
+
+def _suspect_values(tokens: _Tokens) -> list[int]:
+    """Byte offsets of the values a whole-file scan cannot vouch for; usually none.
+
+    Vouched for: plain decimals, [+-]digits[.digits] or [+-].digits, shorter than 32 bytes. Such a
+    value always converts and is finite in float32 (under 10^32), so the fields the reader does not
+    convert need no conversion to be known good. The scan works on bitmaps of 64-bit words (a bit per
+    byte: separators, dots, signs) with shifts and one addition: far cheaper than converting the 3x
+    more values. Suspects (an exponent, a letter, a sign inside a value, two dots, no digit, a long
+    value) are converted one by one (`_check_suspects`).
     """
-    raw, buf = tokens.raw, tokens.buf
-    if raw.translate(None, _PLAIN_BYTES):  # letters (nan, inf, 1e5), other punctuation
-        return False
-    if raw[:1] == b"." and raw[1:2] in (b"", b" ", b"\t", b"\r", b"\n"):
-        return False
-    sep = buf <= _SEP
-    sign = (buf == 45) | (buf == 43)
-    dot = buf == 46
-    if (sign[1:] & ~sep[:-1]).any():  # a sign not at a value's start
-        return False
-    if (sign[:-1] & sep[1:]).any():  # a sign alone
-        return False
-    if (dot[1:-1] & sep[2:] & (sep[:-2] | sign[:-2])).any():  # ".", "-."
-        return False
-    dots = np.flatnonzero(dot)
-    if len(dots) > 1 and (np.diff(tokens.index(dots)) == 0).any():  # two dots in one value
-        return False
-    # a run of >= 39 non-separators spans >= 4 whole zero bytes of the separator bitmap
-    zero = tokens.sep.view(np.uint8) == 0
-    return not (zero[:-3] & zero[1:-2] & zero[2:-1] & zero[3:]).any()
+    raw, sep = tokens.raw, tokens.sep
+    dot = _bits(np.equal, tokens, 46)
+    sign = _bits(np.equal, tokens, 45)
+    if b"+" in raw:  # rare: one pass fewer without
+        sign |= _bits(np.equal, tokens, 43)
+    sep_before = _prev(sep, 1, np.empty_like(sep))
+    sep_after = sep >> _ONE  # bit b = bit b + 1 of sep
+    sep_after[:-1] |= sep[1:] << np.uint64(63)
+    tmp = _prev(sign, 0, np.empty_like(sep))
+    tmp |= sep_before
+    tmp &= sep_after
+    bad = np.bitwise_and(dot, tmp, out=tmp)  # "." or "-." alone
+    np.invert(sep_before, out=sep_before)
+    sep_before |= sep_after
+    sep_before &= sign
+    bad |= sep_before  # a sign inside a value, or alone
+    other = _bits(np.less, tokens, 48)  # separators, signs, dots and other punctuation
+    np.bitwise_or(sep, dot, out=sep_after)
+    sep_after |= sign
+    np.invert(sep_after, out=sep_after)
+    other &= sep_after
+    bad |= other
+    if tokens.top > 57:  # letters: nan, inf, 1e-05, ...
+        bad |= _bits(np.greater, tokens, 57)
+    # Two dots in one value: adding a 1 just after each dot carries through the digits (and signs)
+    # that follow it and lands on the next dot or separator; landing on a dot is the fault. A carry
+    # crosses at most one word boundary in values under 64 bytes; longer ones are suspects anyway.
+    run = np.bitwise_or(sep, dot, out=other)
+    np.invert(run, out=run)
+    total = _prev(dot, 0, sign)  # sign is no longer needed
+    total += run
+    carry = np.less(total, run)
+    total[1:] += carry[:-1]
+    total &= dot
+    bad |= total
+    bad_bytes = bad.view(np.uint8)
+    zero = sep.view(np.uint8) == 0  # 8 bytes with no separator
+    bad_bytes[:-3][zero[:-3] & zero[1:-2] & zero[2:-1] & zero[3:]] = 255  # 32 bytes or more: a long value
+    words = np.flatnonzero(bad)
+    if len(words) == 0:
+        return []
+    at = np.flatnonzero(np.unpackbits(bad_bytes.reshape(-1, 8)[words], axis=1, bitorder="little")) + 0
+    at = (words[at // 64] * 64 + at % 64).tolist()
+    starts = []
+    for p in at:  # back to each value's start
+        while p > 0 and raw[p - 1] > _SEP:
+            p -= 1
+        if not starts or starts[-1] != p:
+            starts.append(p)
+    return starts
 
 
-def _check_all_values(tokens: _Tokens, lines: _Lines, info: np.ndarray, source: str) -> None:
-    """Convert every value of every body-info and joint line; raise naming the first that is not a
-    number, or not finite in float32 (body IDs, kept as text, may be any integer)."""
-    body_lines = (info[:, None] + np.arange(_BODY_LINES)).reshape(-1)
-    body_lines = body_lines[np.arange(len(body_lines)) % _BODY_LINES != 1]  # all but the joint counts
-    ntok = lines.ntok[body_lines]
-    first = lines.first_tok[body_lines]
-    line_at = np.cumsum(ntok) - ntok  # [lines] index of each line's first value in `values`
-    idx = np.repeat(first - line_at, ntok) + np.arange(int(ntok.sum()))
-    starts = tokens.offsets[idx]
-    values = _parse_numbers(tokens, starts, source)  # raises for a non-number
-    bad = ~(np.abs(values) <= _F32_MAX)
-    bad[line_at[::_BODY_LINES - 1]] = False  # body IDs: kept as text, any integer
-    if bad.any():
-        at = int(starts[np.argmax(bad)])
-        text = _TOKEN.match(tokens.raw, at).group().decode("ascii", "replace")
-        raise SkeletonFormatError(f"{source}: line {_line_of(tokens.raw, at)}: value {text!r} is not a finite "
-                                  "float32 number")
+def _check_suspects(raw: bytes, starts: list[int], body_id_starts: np.ndarray, source: str) -> None:
+    """Raise for the first of these values that is not a number, or not finite in float32 (body IDs,
+    kept as text, may be any integer)."""
+    ids = set(body_id_starts.tolist())
+    for at in starts:
+        text = _TOKEN.match(raw, at).group()
+        try:
+            value = float(text)
+        except ValueError:
+            raise SkeletonFormatError(
+                f"{source}: line {_line_of(raw, at)}: non-numeric value {text.decode('ascii', 'replace')!r}"
+            ) from None
+        if not abs(value) <= _F32_MAX and at not in ids:
+            raise SkeletonFormatError(f"{source}: line {_line_of(raw, at)}: value {text.decode('ascii')!r} is not "
+                                      "a finite float32 number")
 
 
 _BODY_LINES = 2 + NUM_JOINTS  # a body's lines: body info, joint count, one per joint
@@ -479,12 +524,12 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
     endings (LF or CRLF), blank lines and runs of spaces or tabs do not matter. Every line's number of
     values is checked, and every value must be a number finite in float32 (a file with `nanx` in an
     orientation field, or 1e300 anywhere, is an error). Without `full` only x, y, z are converted; the
-    other fields are checked by a whole-file scan (`_all_plain_decimals`), and converted only when
-    that scan cannot vouch for them.
+    other fields are checked by a whole-file scan (`_suspect_values`), and those it cannot vouch for
+    (an exponent, say) are converted one by one.
     """
-    if not raw.isascii():
-        raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
     tokens = _Tokens(raw)
+    if tokens.top > 127:  # checked on the copy the reader makes anyway: cheaper than bytes.isascii()
+        raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
     if tokens.count == 0:
         raise SkeletonFormatError(f"{source}: empty file")
     lines = _Lines(tokens, source)
@@ -496,8 +541,7 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         info, frame_index = bodies
         lines.check_bodies(info, frame_index)
 
-    if full or not _all_plain_decimals(tokens):
-        _check_all_values(tokens, lines, info, source)
+    _check_suspects(raw, _suspect_values(tokens), lines.first_byte[info], source)
 
     joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
     if full:
