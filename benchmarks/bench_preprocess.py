@@ -87,12 +87,12 @@ def write_realistic(out_dir: str, n: int, seed: int, workers: int, unique: int =
     return sorted(paths)
 
 
-def run_job(raw: str, out: str, cpus: int) -> float:
-    """Wall seconds of the whole `jobs/preprocess.py` in a fresh process (Ray start-up included)."""
+def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> float:
+    """Wall seconds of the whole `jobs/preprocess.py` of `repo` in a fresh process (Ray start-up included)."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(REPO, "jobs", "preprocess.py"), "--raw-dir", raw, "--out", out,
-                    "--num-cpus", str(cpus)], check=True, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": REPO})
+    subprocess.run([sys.executable, os.path.join(repo, "jobs", "preprocess.py"), "--raw-dir", raw, "--out", out,
+                    "--num-cpus", str(cpus)], check=True, stdout=subprocess.DEVNULL, cwd=repo,
+                   env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": repo})
     return time.perf_counter() - t
 
 
@@ -122,6 +122,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the job's local Ray")
+    ap.add_argument("--baseline-repo", default="", help="also time the whole job of this checkout (before/after)")
     args = ap.parse_args()
     small_n = args.small or max(1, args.files // 4)
 
@@ -165,16 +166,21 @@ def main() -> None:
         os.makedirs(small)
         for p in paths[:small_n]:
             os.link(p, os.path.join(small, os.path.basename(p)))
-        t_small = run_job(small, os.path.join(root, "out_small"), args.cpus)
-        t_large = run_job(raw, os.path.join(root, "out_large"), args.cpus)
-        per_file = (t_large - t_small) / (len(paths) - small_n)
-        fixed = t_small - small_n * per_file
-        print(f"\nwhole jobs/preprocess.py, {args.cpus} CPUs: {small_n} files {t_small:.1f} s, {len(paths)} files "
-              f"{t_large:.1f} s")
-        print(f"  marginal {1 / per_file:.1f} files/s, fixed start-up {fixed:.1f} s; Ray stage at "
-              f"{(1 / per_file) / (args.cpus * n / t_full[1]) * 100:.0f}% of {args.cpus} x the single-process rate")
-        for name, total in (("NTU60", NTU60_FILES), ("NTU120", NTU120_FILES)):
-            print(f"  projection {name} ({total:,} files): {(fixed + total * per_file) / 60:5.1f} min")
+        repos = [("this checkout", REPO)] + ([("baseline", args.baseline_repo)] if args.baseline_repo else [])
+        for label, repo in repos:
+            t_small = run_job(small, os.path.join(root, "out_small"), args.cpus, repo)
+            t_large = run_job(raw, os.path.join(root, "out_large"), args.cpus, repo)
+            shutil.rmtree(os.path.join(root, "out_small"), ignore_errors=True)
+            shutil.rmtree(os.path.join(root, "out_large"), ignore_errors=True)
+            per_file = (t_large - t_small) / (len(paths) - small_n)
+            fixed = t_small - small_n * per_file
+            print(f"\nwhole jobs/preprocess.py ({label}), {args.cpus} CPUs: {small_n} files {t_small:.1f} s, "
+                  f"{len(paths)} files {t_large:.1f} s")
+            print(f"  marginal {1 / per_file:.1f} files/s, fixed start-up {fixed:.1f} s; Ray stage at "
+                  f"{(1 / per_file) / (args.cpus * n / t_full[1]) * 100:.0f}% of {args.cpus} x the single-process "
+                  "rate (this checkout's)")
+            for name, total in (("NTU60", NTU60_FILES), ("NTU120", NTU120_FILES)):
+                print(f"  projection {name} ({total:,} files): {(fixed + total * per_file) / 60:5.1f} min")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
