@@ -174,6 +174,10 @@ def main() -> None:
             shutil.rmtree(os.path.join(root, "out_large"), ignore_errors=True)
             per_file = (t_large - t_small) / (len(paths) - small_n)
             fixed = t_small - small_n * per_file
+            if per_file <= 0:  # the machine's load changed between the runs more than the work did
+                print(f"\n{label}: {small_n} files {t_small:.1f} s, {len(paths)} files {t_large:.1f} s: too noisy to "
+                      "separate fixed and per-file cost; rerun on a quieter machine or with more --files")
+                continue
             print(f"\nwhole jobs/preprocess.py ({label}), {args.cpus} CPUs: {small_n} files {t_small:.1f} s, "
                   f"{len(paths)} files {t_large:.1f} s")
             print(f"  marginal {1 / per_file:.1f} files/s, fixed start-up {fixed:.1f} s; Ray stage at "
