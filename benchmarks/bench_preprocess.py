@@ -26,11 +26,13 @@ import pyarrow.fs as pafs
 
 from data_pipeline.pipeline import process_paths
 from data_pipeline.process import PreprocessConfig
-from data_pipeline.reference_reader import read_skeleton_linewise
 from data_pipeline.skeleton_format import SkeletonSequence, read_skeleton, write_skeleton
 from data_pipeline.synthetic import SYNTHETIC_ACTIONS, _slot_name, generate_sample
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))  # the line-by-line baseline reader is test code
+from reference_reader import read_skeleton_linewise  # noqa: E402
+
 NTU60_FILES = 56_880
 NTU120_FILES = 114_480
 

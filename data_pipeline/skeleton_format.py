@@ -17,7 +17,8 @@ once (`_Lines.find_bodies`), checks every body's 27 lines at once, vouches for e
 plain decimal with a few whole-file passes (`_suspect_values`), and converts the joint numbers
 with a vectorised decimal parser that is bit-identical to float() (`_parse_numbers`), instead of a
 Python loop over every float of every line: 12-13x faster than a readline-per-line reader
-(reference_reader.py) on 85-frame files (benchmarks/bench_preprocess.py, CPU time). Every line's
+(tests/reference_reader.py) on realistic 700-900 KB files with every field checked
+(benchmarks/bench_preprocess.py, CPU time). Every line's
 number of values is checked, and errors name the line.
 
 The writer prints numbers with 7 significant digits, like the Kinect SDK files; values with at most

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_reader import read_skeleton_linewise
 
-from data_pipeline.reference_reader import read_skeleton_linewise
 from data_pipeline.skeleton_format import (
     SkeletonFormatError,
     SkeletonSequence,
