@@ -1,12 +1,13 @@
-"""Preprocessing throughput: parse and whole pipeline, single process and on Ray Data, against the
-plain line-by-line reader of the common preprocessing scripts (run in the same process, same files).
+"""Preprocessing throughput on realistic files: parse, one process's per-file work, the whole job.
 
-    python benchmarks/bench_preprocess.py                 # 300 synthetic files in a temp dir
-    python benchmarks/bench_preprocess.py --files 1000 --cpus 2
+    python benchmarks/bench_preprocess.py                      # 600 files, 2 CPUs
+    python benchmarks/bench_preprocess.py --files 2000 --cpus 2
 
-Prints files/s and the ratio to the line-by-line reader, and projects the time for all 56,880 NTU60
-files on 2 cores from the measured Ray Data rate. Synthetic files are about the size of real ones
-(40-150 frames, mostly one body); the projection scales with the real files' average size.
+Files are written like the real NTU files (1-3 bodies, 50-300 frames, all 12 joint fields and the body
+info at 7 significant digits: about 700 KB). The parser is compared with the plain line-by-line reader
+of the common scripts (same process, same files, CPU time). The whole `jobs/preprocess.py` runs in a
+fresh process on two sizes (`--small`, `--files`): the difference gives the per-file cost, the rest
+is fixed start-up; from these it projects all 56,880 NTU60 and 114,480 NTU120 files.
 """
 
 from __future__ import annotations
@@ -14,18 +15,87 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import pyarrow.fs as pafs
 
-from data_pipeline.pipeline import process_paths, run_preprocess
-from data_pipeline.process import PreprocessConfig, process_sequence
-from data_pipeline.reference_reader import read_skeleton_linewise
-from data_pipeline.skeleton_format import parse_sample_name, read_skeleton
-from data_pipeline.synthetic import generate_dataset
+from data_pipeline.pipeline import process_paths
+from data_pipeline.process import PreprocessConfig
+from data_pipeline.skeleton_format import SkeletonSequence, read_skeleton, write_skeleton
+from data_pipeline.synthetic import SYNTHETIC_ACTIONS, _slot_name, generate_sample
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))  # the line-by-line baseline reader is test code
+from reference_reader import read_skeleton_linewise  # noqa: E402
 
 NTU60_FILES = 56_880
+NTU120_FILES = 114_480
+
+
+def realistic_sequence(index: int, seed: int) -> tuple[str, SkeletonSequence]:
+    """A synthetic motion written like a real NTU file: 1-3 bodies, 50-300 frames, all 12 joint fields
+    and the body info with 7 significant digits (about 700 KB on average, as the real files)."""
+    name, seq = generate_sample(index, seed)
+    rng = np.random.default_rng([seed, 1, index])
+    T = int(rng.integers(50, 301))
+    bodies = int(rng.choice([1, 2, 3], p=[0.55, 0.35, 0.10]))
+    first = seq.joints[seq.frame_index == seq.frame_index[0]][0] if len(seq.frame_index) else np.zeros((25, 3))
+    src = seq.joints[np.linspace(0, len(seq.joints) - 1, T).round().astype(int)] if len(seq.joints) else \
+        np.broadcast_to(first, (T, 25, 3))
+    xyz = np.concatenate([src + [0.6 * b, 0, 0.1 * b] for b in range(bodies)])  # [bodies * T, 25, 3]
+    z = np.maximum(xyz[..., 2], 1e-3)
+    px, py = xyz[..., 0] / z, xyz[..., 1] / z
+    quat = rng.normal(size=xyz.shape[:2] + (4,))
+    quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
+    joints = np.concatenate([xyz, np.stack([256 + 366 * px, 212 - 366 * py, 960 + 1066 * px, 540 - 1066 * py], -1),
+                             quat, np.full(xyz.shape[:2] + (1,), 2.0)], axis=-1)  # [R, 25, 12]
+    info = np.column_stack([np.zeros(len(xyz)), np.ones(len(xyz)), rng.integers(0, 3, len(xyz)),
+                            np.ones(len(xyz)), rng.integers(0, 3, len(xyz)), np.zeros(len(xyz)),
+                            rng.normal(0, 0.1, len(xyz)), rng.normal(0, 0.1, len(xyz)), np.full(len(xyz), 2.0)])
+    order = np.argsort(np.tile(np.arange(T), bodies), kind="stable")  # frame by frame, bodies in order
+    ids = [f"720575940379{27000 + 100 * index % 9000 + b:05d}" for b in range(bodies)]
+    return name, SkeletonSequence(
+        num_frames=T, frame_index=np.tile(np.arange(T), bodies)[order].astype(np.int32),
+        body_ids=[ids[b] for b in np.repeat(np.arange(bodies), T)[order]],
+        joints=joints[order], body_info=info[order],
+    )
+
+
+def _write_realistic(args: tuple[str, int, int]) -> str:
+    out_dir, index, seed = args
+    name, seq = realistic_sequence(index, seed)
+    path = os.path.join(out_dir, name)
+    write_skeleton(path, seq)
+    return path
+
+
+def write_realistic(out_dir: str, n: int, seed: int, workers: int, unique: int = 200) -> list[str]:
+    """n realistic files; the first `unique` are generated, the rest are links to them under further
+    sample names (the content does not depend on the name; generating costs ~0.1 s a file)."""
+    os.makedirs(out_dir, exist_ok=True)
+    jobs = [(out_dir, i, seed) for i in range(min(n, unique))]
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        paths = list(pool.map(_write_realistic, jobs, chunksize=4))
+    for i in range(len(paths), n):
+        s, c, p, r, a = _slot_name(seed, i, SYNTHETIC_ACTIONS)
+        path = os.path.join(out_dir, f"S{s:03d}C{c:03d}P{p:03d}R{r:03d}A{a:03d}.skeleton")
+        os.link(paths[i % len(paths)], path)
+        paths.append(path)
+    return sorted(paths)
+
+
+def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> float:
+    """Wall seconds of the whole `jobs/preprocess.py` of `repo` in a fresh process (Ray start-up included)."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(repo, "jobs", "preprocess.py"), "--raw-dir", raw, "--out", out,
+                    "--num-cpus", str(cpus)], check=True, stdout=subprocess.DEVNULL, cwd=repo,
+                   env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": repo})
+    return time.perf_counter() - t
 
 
 def timed(fn, paths: list[str], repeats: int) -> tuple[float, float]:
@@ -49,77 +119,74 @@ def rate(n: int, t: tuple[float, float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--files", type=int, default=300)
+    ap.add_argument("--files", type=int, default=600, help="files of the larger whole-job run")
+    ap.add_argument("--small", type=int, default=0, help="files of the smaller run (default: files / 4)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--cpus", type=int, default=os.cpu_count() or 1, help="CPUs of the local Ray")
+    ap.add_argument("--cpus", type=int, default=2, help="CPUs of the job's local Ray")
+    ap.add_argument("--baseline-repo", default="", help="also time the whole job of this checkout (before/after)")
     args = ap.parse_args()
+    small_n = args.small or max(1, args.files // 4)
 
     root = tempfile.mkdtemp(prefix="bench_preprocess_")
     try:
         raw = os.path.join(root, "raw")
         t = time.perf_counter()
-        paths = sorted(generate_dataset(raw, args.files, seed=args.seed, workers=args.cpus))
-        n = len(paths)
-        size_kb = sum(os.path.getsize(p) for p in paths) / n / 1e3
-        frames = sum(read_skeleton(p).num_frames for p in paths) / n
-        print(f"{n} synthetic files ({size_kb:.0f} KB, {frames:.0f} frames on average), "
-              f"generated in {time.perf_counter() - t:.1f} s; load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
+        paths = write_realistic(raw, args.files, seed=args.seed, workers=args.cpus)
+        sample = paths[: min(len(paths), 100)]  # single-process figures: 100 distinct files
+        n = len(sample)
+        size_kb = sum(os.path.getsize(p) for p in sample) / n / 1e3
+        frames = sum(read_skeleton(p).num_frames for p in sample) / n
+        print(f"{len(paths)} realistic files ({size_kb:.0f} KB, {frames:.0f} frames on average, 1-3 bodies, all "
+              f"12 joint fields), written in {time.perf_counter() - t:.1f} s; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         cfg = PreprocessConfig()
 
         # -- parse only: text -> SkeletonSequence
-        t_line = timed(read_skeleton_linewise, paths, args.repeats)
-        t_vec = timed(read_skeleton, paths, args.repeats)
+        t_line = timed(read_skeleton_linewise, sample[:30], 1)
+        t_line = (t_line[0] * n / 30, t_line[1] * n / 30)
+        t_vec = timed(read_skeleton, sample, args.repeats)
         print("\nparse (single process)")
         print(f"  line-by-line reader        {rate(n, t_line)}")
         print(f"  skeleton_format            {rate(n, t_vec)}   x{t_line[1] / t_vec[1]:.1f} the line-by-line reader "
               f"(wall: x{t_line[0] / t_vec[0]:.1f})")
 
-        # -- whole per-file path, single process: read, parse, denoise, normalise (+ write, ours)
-        def line_pipeline(p: str) -> None:
-            process_sequence(read_skeleton_linewise(p), parse_sample_name(p), cfg)
-
-        t_line_full = timed(line_pipeline, paths, 1)
+        # -- whole per-file path, single process: read, parse, denoise, normalise, write Parquet
         part_dir = os.path.join(root, "single")
         os.makedirs(part_dir)
-        batches = [paths[s : s + 128] for s in range(0, n, 128)]
+        batches = [sample[s : s + 32] for s in range(0, n, 32)]
 
         def pipeline_batch(batch: list[str]) -> None:
             rels = [os.path.basename(p) for p in batch]
             process_paths(batch, rels, cfg, None, part_dir, pafs.LocalFileSystem())
 
         t_full = timed(pipeline_batch, batches, args.repeats)
-        print("\nwhole pipeline, single process (read, parse, denoise, normalise; ours also writes Parquet)")
-        print(f"  line-by-line reader + same processing {rate(n, t_line_full)}")
-        print(f"  pipeline                              {rate(n, t_full)}   "
-              f"x{t_line_full[1] / t_full[1]:.1f} the line-by-line version")
+        print(f"  process_paths (all of one file's work) {rate(n, t_full)}")
 
-        # -- whole pipeline on Ray Data
-        import ray
-
-        t = time.perf_counter()
-        ray.init(num_cpus=args.cpus, include_dashboard=False, configure_logging=False, log_to_driver=False)
-        t_init = time.perf_counter() - t
-        runs = []
-        for k in range(2):
-            t = time.perf_counter()
-            m = run_preprocess(raw, os.path.join(root, "out"), dataset="ntu60", cfg=cfg)
-            runs.append((time.perf_counter() - t, m["timings"]["process_s"], m["counts"]["rows_out"]))
-            if k == 0:
-                print(f"\nwhole pipeline on Ray Data, {args.cpus} CPUs (ray.init took {t_init:.1f} s, not counted)")
-            label = "first run (cold workers)" if k == 0 else "second run (warm)"
-            print(f"  {label:<26} {n / runs[-1][0]:8.1f} files/s end to end "
-                  f"({n / runs[-1][1]:.1f} files/s in the Ray stage), {runs[-1][2]} rows")
-        ray.shutdown()
-
-        ray_rate = n / runs[-1][0]
-        per_core = n / t_full[1]
-        print(f"\nprojection for all {NTU60_FILES:,} NTU60 files (files of this size):")
-        print(f"  Ray Data on {args.cpus} cores, measured wall rate     {NTU60_FILES / ray_rate / 60:6.1f} min")
-        print(f"  2 cores, from the single-process CPU rate  {NTU60_FILES / (2 * per_core) / 60:6.1f} min "
-              f"(2 otherwise idle cores)")
-        print(f"  line-by-line reader + processing, 2 cores  {NTU60_FILES / (2 * n / t_line_full[1]) / 60:6.1f} min")
+        # -- the whole job, two sizes: fixed start-up and per-file cost
+        small = os.path.join(root, "raw_small")
+        os.makedirs(small)
+        for p in paths[:small_n]:
+            os.link(p, os.path.join(small, os.path.basename(p)))
+        repos = [("this checkout", REPO)] + ([("baseline", args.baseline_repo)] if args.baseline_repo else [])
+        for label, repo in repos:
+            t_small = run_job(small, os.path.join(root, "out_small"), args.cpus, repo)
+            t_large = run_job(raw, os.path.join(root, "out_large"), args.cpus, repo)
+            shutil.rmtree(os.path.join(root, "out_small"), ignore_errors=True)
+            shutil.rmtree(os.path.join(root, "out_large"), ignore_errors=True)
+            per_file = (t_large - t_small) / (len(paths) - small_n)
+            fixed = t_small - small_n * per_file
+            if per_file <= 0:  # the machine's load changed between the runs more than the work did
+                print(f"\n{label}: {small_n} files {t_small:.1f} s, {len(paths)} files {t_large:.1f} s: too noisy to "
+                      "separate fixed and per-file cost; rerun on a quieter machine or with more --files")
+                continue
+            print(f"\nwhole jobs/preprocess.py ({label}), {args.cpus} CPUs: {small_n} files {t_small:.1f} s, "
+                  f"{len(paths)} files {t_large:.1f} s")
+            print(f"  marginal {1 / per_file:.1f} files/s, fixed start-up {fixed:.1f} s; Ray stage at "
+                  f"{(1 / per_file) / (args.cpus * n / t_full[1]) * 100:.0f}% of {args.cpus} x the single-process "
+                  "rate (this checkout's)")
+            for name, total in (("NTU60", NTU60_FILES), ("NTU120", NTU120_FILES)):
+                print(f"  projection {name} ({total:,} files): {(fixed + total * per_file) / 60:5.1f} min")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from data_pipeline import parquet_io as pio
+from data_pipeline.redact import redact
 from data_pipeline.skeleton_format import SkeletonFormatError, parse_sample_name
 from data_pipeline.splits import split_membership
 
@@ -126,10 +127,18 @@ def _row(sample_id: str, label: int, data: np.ndarray, num_bodies: int, info: di
 def import_ctrgcn_npz(
     npz_path: str, out_dir: str, benchmark: str, dedupe_copied_actor: bool = True, rows_per_part: int = 256
 ) -> dict:
-    """Import a CTR-GCN `.npz` into the Parquet dataset `out_dir`; returns the manifest."""
-    column = pio.benchmark_column(benchmark)
+    """Import a CTR-GCN `.npz` into the Parquet dataset `out_dir`; returns the manifest.
+
+    `out_dir` is claimed as by jobs/preprocess.py: new, empty or a skelmae dataset, one run at a time."""
+    pio.benchmark_column(benchmark)
     if not os.path.isfile(npz_path):
         raise FileNotFoundError(f"{npz_path}: no such file")
+    with pio.claim_output(out_dir, inputs=(npz_path,), field="source"):
+        return _import_ctrgcn_npz(npz_path, out_dir, benchmark, dedupe_copied_actor, rows_per_part)
+
+
+def _import_ctrgcn_npz(npz_path, out_dir, benchmark, dedupe_copied_actor, rows_per_part) -> dict:
+    column = pio.benchmark_column(benchmark)
     writer = pio.DatasetWriter(out_dir, rows_per_part=rows_per_part)
     errors: list[dict] = []
     n_in = n_copied = 0
@@ -180,21 +189,83 @@ def stgcn_files(src_dir: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+def _int_dtype(*args):
+    """numpy.dtype for the label unpickler: integer dtypes only (an object dtype would unpickle code)."""
+    dtype = np.dtype(*args)
+    if dtype.kind not in "iub" or dtype.hasobject:
+        raise pickle.UnpicklingError(f"dtype {dtype} is not an integer dtype")
+    return dtype
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """_codecs.encode as protocol-2 pickles use it for an array's raw bytes; latin-1 text only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is admitted for latin-1 text only")
+    return text.encode("latin1")
+
+
+def _frombuffer(buf, dtype, shape, order):
+    """numpy's protocol-5 array constructor, for integer dtypes only."""
+    return np.frombuffer(buf, dtype=_int_dtype(dtype)).reshape(shape, order=order)
+
+
+# Every global a label file may name: numpy integer arrays and scalars (numpy 1.x and 2.x spellings).
+_LABEL_GLOBALS = {
+    **{(m, "_reconstruct"): np.ndarray.__reduce__(np.zeros(1, np.int64))[0]
+       for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(m, "scalar"): np.int64(0).__reduce__()[0] for m in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): _int_dtype,
+    ("_codecs", "encode"): _latin1,
+    **{(m, "_frombuffer"): _frombuffer for m in ("numpy.core.numeric", "numpy._core.numeric")},
+}
+
+
+class LabelUnpickler(pickle.Unpickler):
+    """Reads the ST-GCN label pickle (names, labels) and nothing else: lists and tuples of str and int,
+    numpy integer arrays and scalars (any pickle protocol). Any other global (a function a payload
+    would call) is refused; pickle's C unpickler still does the reading, so loading is as fast."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _LABEL_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}") from None
+
+
 def _load_labels(path: str) -> tuple[list[str], list[int]]:
-    with open(path, "rb") as fh:
-        obj = pickle.load(fh)  # noqa: S301 - the standard scripts' own label format
+    try:
+        with open(path, "rb") as fh:
+            obj = LabelUnpickler(fh).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise ImportFormatError(f"{path}: not an ST-GCN label file (names, labels): {e}") from None
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2 and len(obj[0]) == len(obj[1])):
         raise ImportFormatError(f"{path}: expected a pickle of (sample_names, labels) of equal length")
-    names = [os.path.basename(str(n)).removesuffix(".skeleton") for n in obj[0]]
-    return names, [int(v) for v in obj[1]]
+    names_in, labels_in = obj
+    if isinstance(names_in, np.ndarray) or not all(isinstance(n, str) for n in names_in):
+        raise ImportFormatError(f"{path}: sample names must be strings")
+    if isinstance(labels_in, np.ndarray):
+        labels_in = labels_in.tolist()
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels_in):
+        raise ImportFormatError(f"{path}: labels must be integers")
+    names = [os.path.basename(n).removesuffix(".skeleton") for n in names_in]
+    return names, [int(v) for v in labels_in]
 
 
 def import_stgcn_npy(
     src_dir: str, out_dir: str, benchmark: str, dedupe_copied_actor: bool = True, rows_per_part: int = 256
 ) -> dict:
-    """Import an ST-GCN/AimCLR benchmark directory into the Parquet dataset `out_dir`; returns the manifest."""
-    column = pio.benchmark_column(benchmark)
+    """Import an ST-GCN/AimCLR benchmark directory into the Parquet dataset `out_dir`; returns the manifest.
+
+    `out_dir` is claimed as by jobs/preprocess.py: new, empty or a skelmae dataset, one run at a time."""
+    pio.benchmark_column(benchmark)
     files = stgcn_files(src_dir)
+    with pio.claim_output(out_dir, inputs=(src_dir,), field="source"):
+        return _import_stgcn_npy(files, src_dir, out_dir, benchmark, dedupe_copied_actor, rows_per_part)
+
+
+def _import_stgcn_npy(files, src_dir, out_dir, benchmark, dedupe_copied_actor, rows_per_part) -> dict:
+    column = pio.benchmark_column(benchmark)
     writer = pio.DatasetWriter(out_dir, rows_per_part=rows_per_part)
     errors: list[dict] = []
     n_in = n_copied = 0
@@ -224,9 +295,17 @@ def import_stgcn_npy(
                                            n_copied, dedupe_copied_actor))
 
 
-def import_arrays(src: str, out_dir: str, benchmark: str, dedupe_copied_actor: bool = True) -> dict:
-    """Import either format: a `.npz` file (CTR-GCN) or a directory of `.npy` + `.pkl` (ST-GCN)."""
-    if os.path.isdir(src):
+FORMATS = ("ctrgcn-npz", "stgcn-npy")
+
+
+def import_arrays(src: str, out_dir: str, benchmark: str, dedupe_copied_actor: bool = True,
+                  fmt: str | None = None) -> dict:
+    """Import either format: a `.npz` file (CTR-GCN) or a directory of `.npy` + `.pkl` (ST-GCN).
+
+    `fmt` (one of FORMATS) says which; None guesses from `src` (a directory: ST-GCN)."""
+    if fmt is None:
+        fmt = "stgcn-npy" if os.path.isdir(src) else "ctrgcn-npz"
+    if fmt == "stgcn-npy":
         return import_stgcn_npy(src, out_dir, benchmark, dedupe_copied_actor)
     return import_ctrgcn_npz(src, out_dir, benchmark, dedupe_copied_actor)
 
@@ -244,5 +323,5 @@ def _manifest(fmt: str, benchmark: str, src: str, n_in: int, n_out: int, errors:
             "skipped_by_reason": {"unusable": len(errors)} if errors else {},
             "copied_actor_removed": n_copied,
         },
-        "source_paths": [src],
+        "source_paths": [redact(src)],
     }

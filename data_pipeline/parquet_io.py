@@ -12,6 +12,7 @@ flat list reads the same everywhere. Reading one benchmark split is a filter on 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from data_pipeline import output_dir
+from data_pipeline.errors import ConfigError
+from data_pipeline.redact import redact
 
 SCHEMA_VERSION = 1
 
@@ -217,12 +222,23 @@ def write_json_file(obj: dict, path: str, fs: pafs.FileSystem) -> None:
     fs.move(tmp, path)
 
 
-def publish(staging: str, data_dir: str, errors: pa.Table, manifest: dict, fs: pafs.FileSystem) -> None:
-    """Make a finished run's output the dataset at `data_dir`, replacing any previous one.
+def _is_local(fs: pafs.FileSystem) -> bool:
+    return isinstance(fs, pafs.LocalFileSystem)
 
-    The samples were written under `staging/samples`; the old manifest goes first, so a reader never
-    takes a half-replaced directory for a finished one, and the new manifest is written last.
+
+def publish(staging: str, data_dir: str, errors: pa.Table, manifest: dict, fs: pafs.FileSystem) -> None:
+    """Make a finished run's output (samples in `staging/samples`) the dataset at `data_dir`.
+
+    Local folders: the errors table and manifest complete the staging folder, which is then swapped
+    in whole (output_dir.swap_in): a kill at any moment leaves the old dataset or the new one. Object
+    stores cannot rename: the old manifest goes first, so a reader never takes a half-replaced folder
+    for a finished one, the samples are copied over, and the new manifest is written last.
     """
+    if _is_local(fs):
+        write_table_file(errors.cast(ERROR_SCHEMA), _join(staging, ERRORS), fs)
+        write_json_file(manifest, _join(staging, MANIFEST), fs)
+        output_dir.swap_in(staging, data_dir)
+        return
     fs.create_dir(data_dir, recursive=True)
     old_manifest = _join(data_dir, MANIFEST)
     if fs.get_file_info(old_manifest).type == pafs.FileType.File:
@@ -230,12 +246,9 @@ def publish(staging: str, data_dir: str, errors: pa.Table, manifest: dict, fs: p
     target = _join(data_dir, SAMPLES)
     if fs.get_file_info(target).type == pafs.FileType.Directory:
         fs.delete_dir(target)
-    try:
-        fs.move(_join(staging, SAMPLES), target)
-    except (OSError, NotImplementedError):  # object stores cannot rename directories: copy the files
-        fs.create_dir(target, recursive=True)
-        for info in fs.get_file_info(pafs.FileSelector(_join(staging, SAMPLES))):
-            fs.copy_file(info.path, _join(target, info.base_name))
+    fs.create_dir(target, recursive=True)
+    for info in fs.get_file_info(pafs.FileSelector(_join(staging, SAMPLES))):
+        fs.copy_file(info.path, _join(target, info.base_name))
     write_table_file(errors.cast(ERROR_SCHEMA), _join(data_dir, ERRORS), fs)
     write_json_file(manifest, old_manifest, fs)
     if fs.get_file_info(staging).type == pafs.FileType.Directory:
@@ -267,18 +280,42 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
 STAGING_PREFIX = ".staging-"
 
 
-def clear_stale_staging(fs: pafs.FileSystem, out: str) -> None:
-    """Remove staging directories that an interrupted earlier run left inside `out`."""
-    if fs.get_file_info(out).type != pafs.FileType.Directory:
+def check_remote_target(fs: pafs.FileSystem, out: str, shown: str) -> None:
+    """Refuse an object-store `out` that holds anything but a dataset of ours (see output_dir for local)."""
+    if fs.get_file_info(out).type == pafs.FileType.NotFound:
         return
-    for info in fs.get_file_info(pafs.FileSelector(out)):
-        if info.type == pafs.FileType.Directory and info.base_name.startswith(STAGING_PREFIX):
-            fs.delete_dir(info.path)
+    names = {i.base_name for i in fs.get_file_info(pafs.FileSelector(out))}
+    if not names:
+        return
+    foreign = sorted(n for n in names if n not in output_dir.OURS and not n.startswith(STAGING_PREFIX))
+    manifest = None
+    try:
+        manifest = read_manifest(out, fs)
+    except (FileNotFoundError, ValueError):
+        pass
+    if foreign or not isinstance(manifest, dict) or manifest.get("kind") not in output_dir.MANIFEST_KINDS:
+        what = ", ".join(foreign[:5]) or "no manifest of ours"
+        raise ConfigError("out", f"{shown!r} is not empty and not a skelmae dataset ({what}); nothing was touched")
+
+
+@contextlib.contextmanager
+def claim_output(out_dir: str, filesystem: pafs.FileSystem | None = None, inputs: tuple[str, ...] = (),
+                 field: str = "raw_dir"):
+    """For the block, `out_dir` is ours to replace (output_dir.claim locally; a content check on object stores)."""
+    fs, out = resolve(out_dir, filesystem)
+    if _is_local(fs):
+        local_inputs = tuple(path for in_fs, path in (resolve(i, filesystem) for i in inputs) if _is_local(in_fs))
+        with output_dir.claim(out, local_inputs, field):
+            yield
+    else:
+        check_remote_target(fs, out, redact(out_dir))
+        yield
 
 
 def new_staging(fs: pafs.FileSystem, out: str) -> str:
-    """A fresh staging directory inside `out`, with its empty samples/ subdirectory."""
-    clear_stale_staging(fs, out)
+    """A fresh staging folder with its empty samples/: beside a local `out`, inside an object-store one."""
+    if _is_local(fs):
+        return output_dir.new_staging(out)
     staging = f"{out.rstrip('/')}/{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
     fs.create_dir(f"{staging}/{SAMPLES}", recursive=True)
     return staging

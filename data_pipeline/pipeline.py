@@ -6,9 +6,10 @@ list (driver) -> triage names: bad name, duplicate, missing-skeleton list, not i
 the joint data never travels back through the driver; each task returns a small summary row per
 file, from which the driver counts and checks that files in = rows out + errors + excluded.
 
-A run writes into a staging directory inside the output and publishes it at the end, replacing the
-previous samples: re-running into the same output never duplicates rows. Any pyarrow filesystem
-works (local paths, file://, s3://, gs:// URIs).
+A run claims the output first (data_pipeline.output_dir: only a new, empty or skelmae folder, never
+overlapping the input, one run at a time), writes into a staging folder and swaps it in whole at the
+end: re-running into the same output never duplicates rows, and a kill leaves the old or new dataset.
+Any pyarrow filesystem works (local paths, file://, s3://, gs:// URIs).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from data_pipeline import parquet_io as pio
+from data_pipeline.errors import ConfigError
+from data_pipeline.listing import Listing, list_local, list_remote
 from data_pipeline.process import PreprocessConfig, ProcessedSample, SampleError, process_file
+from data_pipeline.redact import redact
 from data_pipeline.skeleton_format import SampleName, SkeletonFormatError, parse_sample_name
 from data_pipeline.splits import DATASETS, SPLIT_COLUMNS, in_dataset, load_missing, split_membership
-from data_pipeline.errors import ConfigError
 
 # Why a file produced no row. Exclusions are files the dataset itself leaves out; the rest are errors.
 EXCLUDED_REASONS = ("missing_skeleton", "not_in_dataset")
@@ -59,7 +62,7 @@ class PreprocessJobConfig:
         if not self.raw_dir:
             raise ConfigError("raw_dir", "required (a directory of .skeleton files)")
         if "://" not in self.raw_dir and not os.path.isdir(self.raw_dir):
-            raise ConfigError("raw_dir", f"no such directory {self.raw_dir!r}")
+            raise ConfigError("raw_dir", f"no such directory {redact(self.raw_dir)!r}")
         if not self.out:
             raise ConfigError("out", "required (the output dataset directory)")
         if self.files_per_part < 0:
@@ -78,26 +81,18 @@ class PreprocessJobConfig:
         )
 
 
-def list_raw_files(raw_dir: str, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str, list[str]]:
-    """(filesystem, base path, sorted file paths) under `raw_dir`; hidden files are skipped."""
+def list_raw_files(raw_dir: str, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str, Listing]:
+    """(filesystem, base path, listing) of the `.skeleton` files under `raw_dir` (see data_pipeline.listing)."""
     fs, base = pio.resolve(raw_dir, filesystem)
     info = fs.get_file_info(base)
     if info.type == pafs.FileType.NotFound:
-        raise ConfigError("raw_dir", f"no such directory {raw_dir!r}")
+        raise ConfigError("raw_dir", f"no such directory {redact(raw_dir)!r}")
     if info.type != pafs.FileType.Directory:
-        raise ConfigError("raw_dir", f"{raw_dir!r} is not a directory")
-    files = sorted(
-        i.path
-        for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
-        if i.type == pafs.FileType.File and not i.base_name.startswith(".")
-    )
-    if not files:
-        raise ConfigError("raw_dir", f"{raw_dir!r} is empty: no input files")
-    return fs, base, files
-
-
-def _relative(path: str, base: str) -> str:
-    return path[len(base):].lstrip("/") if path.startswith(base) else os.path.basename(path)
+        raise ConfigError("raw_dir", f"{redact(raw_dir)!r} is not a directory")
+    listing = list_local(base) if isinstance(fs, pafs.LocalFileSystem) else list_remote(fs, base)
+    if not listing.files and not listing.errors:
+        raise ConfigError("raw_dir", f"{redact(raw_dir)!r} is empty: no .skeleton files")
+    return fs, base, listing
 
 
 def _error_category(e: BaseException) -> str:
@@ -191,15 +186,14 @@ def _process_batch(batch: pa.Table, cfg, filesystem, part_dir, write_fs) -> pa.T
     )
 
 
-def _triage(files: list[str], base: str, dataset: str) -> tuple[list[tuple[str, str]], list[dict], Counter]:
+def _triage(files: list[tuple[str, str]], dataset: str) -> tuple[list[tuple[str, str]], list[dict], Counter]:
     """Split the listing into work (path, relative name) and driver-side errors/exclusions."""
     missing = load_missing(dataset)
     todo: list[tuple[str, str]] = []
     errors: list[dict] = []
     reasons: Counter = Counter()
     seen: dict[str, str] = {}
-    for path in files:
-        rel = _relative(path, base)
+    for path, rel in files:
         try:
             name = parse_sample_name(os.path.basename(path))
         except SkeletonFormatError as e:
@@ -256,13 +250,19 @@ def run_preprocess(
     if files_per_part is not None and files_per_part < 0:
         raise ConfigError("files_per_part", f"must be >= 0 (0 = automatic), got {files_per_part}")
     cfg.validate()
-    in_fs, base, files = list_raw_files(raw_dir, filesystem)
-    out_fs, out = pio.resolve(out_dir, filesystem)
-    if isinstance(in_fs, pafs.LocalFileSystem) and isinstance(out_fs, pafs.LocalFileSystem):
-        if os.path.commonpath([os.path.abspath(base), os.path.abspath(out)]) == os.path.abspath(base):
-            raise ConfigError("out", f"{out_dir!r} is inside raw_dir {raw_dir!r}; a re-run would read its own output")
+    in_fs, base, listing = list_raw_files(raw_dir, filesystem)
+    with pio.claim_output(out_dir, filesystem, inputs=(raw_dir,)):
+        return _run(listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part, filesystem, ray_address,
+                    num_cpus, t0)
 
-    todo, errors, reasons = _triage(files, base, dataset)
+
+def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part, filesystem, ray_address,
+         num_cpus, t0) -> dict:
+    out_fs, out = pio.resolve(out_dir, filesystem)
+    todo, errors, reasons = _triage(listing.files, dataset)
+    for e in listing.errors:
+        errors.append(e)
+        reasons[e["reason"].split(":", 1)[0]] += 1
     t_list = time.perf_counter()
 
     staging = pio.new_staging(out_fs, out)
@@ -300,11 +300,12 @@ def run_preprocess(
 
     n_excluded = sum(reasons[k] for k in EXCLUDED_REASONS)
     counts = {
-        "files_in": len(files),
+        "files_in": len(listing.files) + len(listing.errors),
         "rows_out": len(ok),
         "errors": len(errors),
         "excluded": n_excluded,
         "skipped_by_reason": {k: reasons[k] for k in EXCLUDED_REASONS + ERROR_REASONS if reasons[k]},
+        "ignored_names": listing.ignored,  # not `.skeleton` names, hidden, or folders reached twice: not inputs
     }
     if counts["files_in"] != counts["rows_out"] + counts["errors"] + counts["excluded"]:
         raise RuntimeError(f"file accounting does not add up: {counts}")
@@ -319,8 +320,8 @@ def run_preprocess(
         "num_bodies": {str(k): v for k, v in sorted(Counter(r["num_bodies"] for r in ok).items())},
         "columns": pio.SAMPLE_SCHEMA.names,
         "data_digest": pio.rows_digest([r["sample_id"] for r in ok], [r["digest"] for r in ok]),
-        "raw_dir": raw_dir,
-        "out_dir": out_dir,
+        "raw_dir": redact(raw_dir),
+        "out_dir": redact(out_dir),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     errors_table = pa.Table.from_pylist(sorted(errors, key=lambda e: e["file"]), schema=pio.ERROR_SCHEMA)

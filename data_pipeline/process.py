@@ -74,6 +74,8 @@ def process_sequence(seq: SkeletonSequence, name: SampleName | None, cfg: Prepro
             raise SampleError(str(e)) from None
         data = rotate(data, rotation, den.present)
         info["rotation"] = rotation.tolist()
+    if not np.isfinite(data).all():  # 3e38 parses, but translating by 3e38 more overflows float32
+        raise SampleError("a joint value is not finite after normalisation (values too large)")
     return ProcessedSample(name=name, data=data, num_bodies=den.num_actors, info=info)
 
 

@@ -1,4 +1,5 @@
-"""Reader and writer of the NTU RGB+D `.skeleton` text format, and the sample-name parser.
+"""Reader and writer of the NTU RGB+D `.skeleton` text format (names: skeleton_names; the fast number
+reader: fast_decimal).
 
 Layout of a file (one record per line, values separated by spaces; LF or CRLF, blank lines and
 extra spaces do not matter):
@@ -13,10 +14,12 @@ extra spaces do not matter):
 
 The reader marks where every value starts in a bitmap and finds the lines with a few numpy passes
 over the bytes (`_Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
-once (`_Lines.find_bodies`), checks every body's 27 lines at once and converts the joint numbers
+once (`_Lines.find_bodies`), checks every body's 27 lines at once, vouches for every value being a
+plain decimal with a few whole-file passes (`_suspect_values`), and converts the joint numbers
 with a vectorised decimal parser that is bit-identical to float() (`_parse_numbers`), instead of a
 Python loop over every float of every line: 12-13x faster than a readline-per-line reader
-(reference_reader.py) on 85-frame files (benchmarks/bench_preprocess.py, CPU time). Every line's
+(tests/reference_reader.py) on realistic 700-900 KB files with every field checked
+(benchmarks/bench_preprocess.py, CPU time). Every line's
 number of values is checked, and errors name the line.
 
 The writer prints numbers with 7 significant digits, like the Kinect SDK files; values with at most
@@ -27,48 +30,21 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
-NUM_JOINTS = 25
-BODY_INFO_FIELDS = 10
-JOINT_FIELDS = 12
-
-SAMPLE_NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
-
-
-class SkeletonFormatError(ValueError):
-    """A file that is not a valid `.skeleton` file; the message says what is wrong."""
-
-
-@dataclass(frozen=True)
-class SampleName:
-    sample_id: str  # e.g. S001C002P003R002A013
-    setup: int
-    camera: int
-    subject: int  # the performer
-    replication: int
-    action: int  # 1-based, as in the file name
-
-    @property
-    def label(self) -> int:
-        return self.action - 1
-
-
-def parse_sample_name(name: str) -> SampleName:
-    """Parse `SsssCcccPpppRrrrAaaa` from a file name or path (extension optional)."""
-    base = os.path.basename(str(name))
-    m = SAMPLE_NAME_RE.fullmatch(base.split(".", 1)[0])
-    if m is None:
-        raise SkeletonFormatError(f"file name {base!r} is not of the form SsssCcccPpppRrrrAaaa.skeleton")
-    setup, camera, subject, replication, action = (int(g) for g in m.groups())
-    if min(setup, camera, subject, replication, action) < 1:
-        raise SkeletonFormatError(f"file name {base!r} has a zero field")
-    return SampleName(m.group(0), setup, camera, subject, replication, action)
+from data_pipeline.fast_decimal import _SEP, _check_suspects, _parse_numbers, _suspect_values, _Tokens
+from data_pipeline.skeleton_names import (  # noqa: F401 - re-exported: the names of the format
+    BODY_INFO_FIELDS,
+    JOINT_FIELDS,
+    NUM_JOINTS,
+    SAMPLE_NAME_RE,
+    SampleName,
+    SkeletonFormatError,
+    parse_sample_name,
+)
 
 
 @dataclass
@@ -91,171 +67,6 @@ class SkeletonSequence:
     @property
     def xyz(self) -> np.ndarray:  # [R, V, 3]
         return self.joints[..., :3]
-
-
-# Bytes at or below this are field separators (space, tab, CR, LF and the other control characters):
-# the ASCII separators of Python's str.split().
-_SEP = 32
-_TOKEN = re.compile(rb"[^\x00-\x20]+")
-_LOAD = 16  # bytes loaded from each number's start
-_W = 14  # numbers of up to _W - 1 characters, sign included (all NTU values), are parsed in bulk; longer: float()
-_CHUNK = 16384  # numbers parsed per bulk step (the xyz of ~200 bodies), to keep the temporaries small
-_POW10 = 10.0 ** np.arange(23)  # exact doubles 1e0 .. 1e22
-_ROW = np.arange(_W, dtype=np.uint8)[:, None]  # [W, 1] row numbers
-_NEAR = 56  # values starting at most this many bytes after another are found from its 64-bit window
-_ONE = np.uint64(1)
-
-
-def _line_of(raw: bytes, offset: int) -> int:
-    return raw.count(b"\n", 0, offset) + 1
-
-
-class _Tokens:
-    """Where the values (runs of non-separator bytes) and the lines of one file start.
-
-    A real file has ~40k values; listing their offsets (`offsets`) costs more than all the rest of
-    reading xyz. A bitmap of the starts answers what the reader asks instead with a few operations
-    per query: how many values start before an offset (`index`), and where the next ones start
-    (`following`).
-    """
-
-    def __init__(self, raw: bytes):
-        n = len(raw)
-        self.raw = raw
-        # The text, then separators: at least _LOAD of them for number windows, and enough to make a
-        # whole number of 64-bit words of bitmap followed by a zero word for the unaligned loads.
-        self.buf = np.empty(n + 64 + (-n) % 64, dtype=np.uint8)
-        self.buf[:n] = np.frombuffer(raw, dtype=np.uint8)
-        self.buf[n:] = _SEP
-        mask = self.buf <= _SEP  # separators
-        sep = np.packbits(mask, bitorder="little").view("<u8")  # [len(buf) / 64] bit j of word i: byte 64i + j
-        # A value starts after a separator (the text is as if preceded by one): shift each word's
-        # bits up by one, carrying in the top bit of the word before.
-        after_sep = sep << _ONE
-        after_sep[0] |= _ONE
-        after_sep[1:] |= sep[:-1] >> np.uint64(63)
-        after_sep &= ~sep
-        # bit j of word i: a value starts at 64i + j; little-endian, as its bytes are read below
-        self.words = after_sep.astype("<u8", copy=False)
-        bits = self.words.view(np.uint8)
-        self.windows = np.ndarray((len(bits) - 7,), dtype="<u8", buffer=bits, strides=(1,))  # the 64 bits from byte b
-        self.before_word = np.zeros(len(self.words) + 1, dtype=np.int64)  # values starting before word i
-        np.cumsum(np.bitwise_count(self.words).astype(np.int64), out=self.before_word[1:])
-        self.count = int(self.before_word[-1])
-        # Only the bitmap and the text stay: big temporaries freed early keep fresh memory (page
-        # faults) low for the number parser.
-        self.newlines = np.flatnonzero(np.equal(self.buf, 10, out=mask))  # [L - 1] byte offset of each
-
-    @cached_property
-    def offsets(self) -> np.ndarray:
-        """[count] byte offset of every value."""
-        return np.flatnonzero(np.unpackbits(self.words.view(np.uint8), bitorder="little").view(np.bool_))
-
-    def index(self, at: np.ndarray) -> np.ndarray:
-        """Number of values that start before each byte offset in `at`."""
-        word = at >> 6
-        below = np.left_shift(_ONE, (at & 63).astype(np.uint64)) - _ONE
-        return self.before_word[word] + np.bitwise_count(self.words[word] & below)
-
-    def following(self, at: np.ndarray, k: int) -> np.ndarray:
-        """[len(at), k] byte offsets of the k values after each of the values starting at `at`."""
-        window = self.windows[at >> 3] >> (at & 7).astype(np.uint64)  # bit 0: the value at `at`
-        gap = np.empty((len(at), k), dtype=np.int64)
-        less = window - _ONE
-        for j in range(k):
-            window &= less  # drop the lowest start
-            less = window - _ONE
-            gap[:, j] = np.bitwise_count(less & ~window)  # trailing zeros: the next start (64 if none)
-        if gap.max(initial=0) > _NEAR:  # some not within the window's sure 57 bits: take them from the full list
-            far = np.flatnonzero((gap > _NEAR).any(axis=1))
-            first = self.index(at[far]) + 1  # index of the value after `at`
-            gap[far] = self.offsets[first[:, None] + np.arange(k)] - at[far, None]
-        return at[:, None] + gap
-
-
-def _parse_numbers(tokens: _Tokens, starts: np.ndarray, source: str) -> np.ndarray:
-    """float64 values of the numbers starting at byte offsets `starts` [N], bit-identical to float().
-
-    Plain decimals ([+-]digits[.digits], at most _W - 1 characters) are parsed in bulk. The _W bytes
-    from each start form a column; weighting digit j by 10^(W-1-j) gives s (the sign's and the dot's
-    columns add 0), an integer below 10^W < 2^53, so exact. With the dot at column p, t = 10^(W-1-p)
-    (the same weighting of the dot), the digits before it weigh 10x too much: q = floor(s / 10t) is
-    exactly their value over 10t, and s - 9qt = m * t' is the digits' integer m times a power of ten,
-    exact. One correctly rounded division of exact operands, (s - 9qt) / t, or s / 10^(W - len)
-    without a dot, is then the correctly rounded decimal: float()'s result. Anything else (an
-    exponent, a long number: rare) goes to float() itself, which also rejects non-numbers.
-    """
-    # Every _LOAD-byte window of the text as one item: one gather loads a number's bytes, far
-    # cheaper than indexing a [len, W] uint8 view.
-    windows = np.ndarray((len(tokens.buf) - _LOAD + 1,), dtype=f"V{_LOAD}", buffer=tokens.buf, strides=(1,))
-    if len(starts) <= _CHUNK:
-        return _parse_chunk(tokens, windows, starts, source)
-    return np.concatenate(
-        [_parse_chunk(tokens, windows, starts[i:i + _CHUNK], source) for i in range(0, len(starts), _CHUNK)]
-    )
-
-
-def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, source: str) -> np.ndarray:
-    n = len(starts)
-    # [16, N]: two zero rows, then row j = byte j of each number (its sign included). Temporaries
-    # are few and reused in place: fresh memory costs page faults, a large part of the time otherwise.
-    rows = np.empty((16, n), dtype=np.uint8)
-    rows[:16 - _W] = 0
-    c = rows[16 - _W:]  # [W, N]
-    np.copyto(c, windows[starts].view(np.uint8).reshape(n, _LOAD)[:, :_W].T)
-    neg = c[0] == 45  # '-'
-    signed = neg | (c[0] == 43)
-    in_num = c > _SEP
-    for j in range(1, _W):  # the number ends at its first separator
-        in_num[j] &= in_num[j - 1]
-    length = in_num.view(np.uint8).sum(axis=0, dtype=np.uint8)  # [N]
-    flag = np.equal(c, 46)  # [W, N] the dot, then (reused) the digits
-    flag &= in_num
-    n_dot = flag.view(np.uint8).sum(axis=0, dtype=np.uint8)
-    dot_at = np.multiply(flag.view(np.uint8), _ROW, out=flag.view(np.uint8)).sum(axis=0, dtype=np.uint8)
-    c -= np.uint8(48)  # digit value where < 10 (other bytes wrap to >= 10)
-    digit = np.less(c, 10, out=flag)
-    digit &= in_num
-    n_digit = digit.view(np.uint8).sum(axis=0, dtype=np.uint8)
-    ok = n_digit + n_dot + signed == length  # nothing but a sign, digits, a dot
-    ok &= (n_dot <= 1) & (n_digit > 0) & (length < _W)
-    c *= digit
-    del in_num, flag, digit  # lower the peak of fresh memory
-    # s: the digits as one integer, weighting digit j by 10^(W-1-j), by summing pairs of digits,
-    # then pairs of those...: exact integer arithmetic on small arrays.
-    pairs = rows[0::2]
-    pairs *= np.uint8(10)
-    pairs += rows[1::2]  # [8, N] < 100
-    quads = np.multiply(pairs[0::2], np.uint16(100), dtype=np.uint16)
-    quads += pairs[1::2]  # [4, N] < 10^4
-    octs = np.multiply(quads[0::2], np.uint32(10000), dtype=np.uint32)
-    octs += quads[1::2]  # [2, N] < 10^8
-    s = octs[0] * 1e8
-    s += octs[1]  # [N] < 10^W
-    has_dot = n_dot > 0
-    # uint8 wrap-around only hits numbers that go to float(); the clip keeps their index in range
-    exponent = np.where(has_dot, np.uint8(_W - 1) - dot_at, np.uint8(_W) - length)
-    t = _POW10[np.minimum(exponent, _W, out=exponent)]
-    q = np.multiply(t, 10.0)
-    np.divide(s, q, out=q)
-    np.floor(q, out=q)
-    q *= has_dot
-    q *= 9.0
-    q *= t
-    s -= q
-    value = np.divide(s, t, out=s)
-    value *= 1 - 2 * neg.view(np.int8)  # int8 +-1: the smallest temporary
-    raw = tokens.raw
-    for i in np.flatnonzero(~ok).tolist():
-        start = int(starts[i])
-        text = _TOKEN.match(raw, start).group()
-        try:
-            value[i] = float(text)
-        except ValueError:
-            raise SkeletonFormatError(
-                f"{source}: line {_line_of(raw, start)}: non-numeric value {text.decode('ascii', 'replace')!r}"
-            ) from None
-    return value
 
 
 _BODY_LINES = 2 + NUM_JOINTS  # a body's lines: body info, joint count, one per joint
@@ -420,12 +231,14 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
 
     Each count, body-info line and joint line is a line of its own (as in every NTU file); line
     endings (LF or CRLF), blank lines and runs of spaces or tabs do not matter. Every line's number of
-    values is checked; without `full` only x, y, z are converted (the other joint fields are counted,
-    not converted), with `full` every value is.
+    values is checked, and every value must be a number finite in float32 (a file with `nanx` in an
+    orientation field, or 1e300 anywhere, is an error). Without `full` only x, y, z are converted; the
+    other fields are checked by a whole-file scan (`_suspect_values`), and those it cannot vouch for
+    (an exponent, say) are converted one by one.
     """
-    if not raw.isascii():
-        raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
     tokens = _Tokens(raw)
+    if tokens.top > 127:  # checked on the copy the reader makes anyway: cheaper than bytes.isascii()
+        raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
     if tokens.count == 0:
         raise SkeletonFormatError(f"{source}: empty file")
     lines = _Lines(tokens, source)
@@ -437,6 +250,8 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         info, frame_index = bodies
         lines.check_bodies(info, frame_index)
 
+    _check_suspects(raw, _suspect_values(tokens), lines.first_byte[info], source)
+
     joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
     if full:
         n_fields = JOINT_FIELDS
@@ -446,10 +261,6 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         x = lines.first_byte[joint_lines]
         starts = np.concatenate([x[:, None], tokens.following(x, 2)], axis=1).reshape(-1)  # [R * V * 3]
     values = _parse_numbers(tokens, starts, source)
-    finite = np.isfinite(values)
-    if not finite.all():
-        at = int(starts[np.argmin(finite)])
-        raise SkeletonFormatError(f"{source}: line {_line_of(raw, at)}: non-finite joint value")
     id_start = lines.first_byte[info]  # [R] each bodyID, kept as text
     id_next = tokens.following(id_start, 1)[:, 0]
     body_ids = [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]

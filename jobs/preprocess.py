@@ -6,12 +6,16 @@
     ray job submit --working-dir . -- python jobs/preprocess.py --raw-dir ... --out ...
 
 Any field of data_pipeline.pipeline.PreprocessJobConfig is a flag (`--files-per-part 64`), or put
-them in a YAML file given with `--config`. Re-running into the same --out replaces the dataset.
+them in a YAML file given with `--config`. Re-running into the same --out replaces the dataset (a
+swap: a kill leaves the old or the new one). --out must be new, an empty folder or a dataset written
+here; it must not overlap --raw-dir, and one run at a time holds it. Only `*.skeleton` names are read;
+every one is a row, an error or an exclusion: files in = rows out + errors + excluded.
 """
 
 import sys
 
 from data_pipeline.pipeline import PreprocessJobConfig, run_preprocess
+from data_pipeline.redact import redact
 from skelmae.config import ConfigError, load_config
 
 
@@ -32,15 +36,17 @@ def main(argv: list[str]) -> int:
         print(f"preprocess: config error: {e}", file=sys.stderr)
         return 2
     c = manifest["counts"]
-    print(f"files in   : {c['files_in']}")
+    out = redact(cfg.out)
+    print(f"files in   : {c['files_in']}   (= rows out + errors + excluded)")
     print(f"rows out   : {c['rows_out']}")
-    print(f"errors     : {c['errors']}   (table: {cfg.out}/errors.parquet)")
+    print(f"errors     : {c['errors']}   (table: {out}/errors.parquet)")
     print(f"excluded   : {c['excluded']}")
     for reason, n in c["skipped_by_reason"].items():
         print(f"  {reason:<16} {n}")
+    print(f"not samples: {c['ignored_names']}   (names not ending in .skeleton, hidden, folders seen twice)")
     for bench, parts in manifest["splits"].items():
         print(f"{bench:<12}: train {parts['train']}, test {parts['test']}")
-    print(f"took       : {manifest['timings']['total_s']:.1f} s; manifest {cfg.out}/manifest.json")
+    print(f"took       : {manifest['timings']['total_s']:.1f} s; manifest {out}/manifest.json")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import pickle
 import warnings
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from data_pipeline import parquet_io as pio
 from data_pipeline.exporters import export_ctrgcn_npz, export_stgcn_npy
-from data_pipeline.importers import import_ctrgcn_npz, import_stgcn_npy, trim_sample
+from data_pipeline.importers import ImportFormatError, _load_labels, import_ctrgcn_npz, import_stgcn_npy, trim_sample
 from data_pipeline.skeleton_format import parse_sample_name
 from data_pipeline.splits import split_membership
 
@@ -204,3 +205,85 @@ def test_round_trip_raw_parquet_export_import(ray_local, tmp_path):
     for part in ("train", "test"):
         for k, sid in enumerate(s[f"{part}_ids"]):
             np.testing.assert_array_equal(back[f"ctrgcn_{part}_{k + 1:06d}"], data[sid])
+
+
+class _Payload:
+    """Unpickling this runs a command: what a hostile label file would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _PathPayload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.touch, (Path(self.marker),))
+
+
+@pytest.mark.parametrize("payload", [_Payload, _PathPayload])
+def test_label_pickle_that_would_run_code_is_refused(data_dir, tmp_path, payload):
+    src = tmp_path / "stgcn"
+    export_stgcn_npy(data_dir, "ntu60-xsub", str(src))
+    marker = tmp_path / "MARKER"
+    label = src / "train_label.pkl"
+    with open(label, "wb") as fh:
+        pickle.dump((["S001C001P004R001A001"], [payload(marker)]), fh)
+    with pytest.raises(ImportFormatError, match=f"{label}: not an ST-GCN label file.*refused global"):
+        import_stgcn_npy(str(src), str(tmp_path / "out"), "ntu60-xsub")
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_label_pickle_of_object_array_is_refused(data_dir, tmp_path):
+    src = tmp_path / "stgcn"
+    export_stgcn_npy(data_dir, "ntu60-xsub", str(src))
+    names, labels = _load_labels(str(src / "train_label.pkl"))
+    with open(src / "train_label.pkl", "wb") as fh:
+        pickle.dump((names, np.array(labels, dtype=object)), fh)
+    with pytest.raises(ImportFormatError, match="train_label.pkl: .*not an integer dtype"):
+        _load_labels(str(src / "train_label.pkl"))
+
+
+@pytest.mark.parametrize("labels", [lambda ls: ls, lambda ls: np.array(ls, np.int64),
+                                    lambda ls: [np.int64(v) for v in ls], lambda ls: tuple(ls)])
+def test_label_pickles_of_the_standard_scripts_load(data_dir, tmp_path, labels):
+    src = tmp_path / "stgcn"
+    export_stgcn_npy(data_dir, "ntu60-xsub", str(src))
+    names, ls = _load_labels(str(src / "train_label.pkl"))
+    for protocol in (2, pickle.HIGHEST_PROTOCOL):
+        with open(src / "train_label.pkl", "wb") as fh:
+            pickle.dump((names, labels(ls)), fh, protocol=protocol)
+        assert _load_labels(str(src / "train_label.pkl")) == (names, ls)
+
+
+def test_import_job_reaches_both_formats_and_guards_out(data_dir, tmp_path, capsys):
+    job = load_job("import")
+    export_ctrgcn_npz(data_dir, "ntu60-xsub", str(tmp_path / "cs.npz"))
+    export_stgcn_npy(data_dir, "ntu60-xsub", str(tmp_path / "stgcn"))
+    out = str(tmp_path / "a")
+    assert job.main(["--format", "ctrgcn-npz", "--source", str(tmp_path / "cs.npz"), "--out", out]) == 0
+    assert "rows out   : 6" in capsys.readouterr().out
+    assert pio.read_manifest(out)["config"]["format"] == "ctrgcn-npz"
+    assert job.main(["--format", "stgcn-npy", "--source", str(tmp_path / "stgcn"), "--out", out]) == 0
+    assert pio.read_manifest(out)["config"]["format"] == "stgcn-npy"
+    assert pio.read_samples(out).num_rows == 6
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "keep.txt").write_text("mine")
+    assert job.main(["--format", "stgcn-npy", "--source", str(tmp_path / "stgcn"), "--out", str(user)]) == 2
+    assert "not a skelmae dataset" in capsys.readouterr().err
+    assert sorted(os.listdir(user)) == ["keep.txt"]
+    assert job.main(["--format", "stgcn-npy", "--source", str(tmp_path / "cs.npz"), "--out", out]) == 2
+    assert "source:" in capsys.readouterr().err
+    assert job.main(["--format", "stgcn-npy", "--source", str(tmp_path / "stgcn"),
+                     "--out", str(tmp_path / "stgcn" / "o")]) == 2
+    assert "overlap" in capsys.readouterr().err

@@ -22,7 +22,6 @@ BAD = {
     "S001C001P001R001A022.skeleton": "malformed",  # garbage
     "S001C001P001R001A023.skeleton": "malformed",  # empty
     "not_a_sample_name.skeleton": "bad_name",
-    "notes.txt": "bad_name",
 }
 EXCLUDED = {
     "S001C002P005R002A008.skeleton": "missing_skeleton",  # on the official NTU60 missing list
@@ -73,6 +72,7 @@ def test_counts_and_errors_table(processed):
     assert c["files_in"] == NUM_SYNTHETIC + len(BAD) + len(EXCLUDED)
     assert c["files_in"] == c["rows_out"] + c["errors"] + c["excluded"]
     assert c["excluded"] == 2
+    assert c["ignored_names"] == 1  # notes.txt: only names ending in .skeleton are samples
     assert c["skipped_by_reason"]["missing_skeleton"] == 1 and c["skipped_by_reason"]["not_in_dataset"] == 1
     errors = pq.read_table(pio.errors_path(out)).to_pandas()
     assert len(errors) == c["errors"]
@@ -154,3 +154,13 @@ def test_bad_config_and_inputs_fail_before_work(tmp_path, capsys):
     with pytest.raises(ConfigError, match="raw_dir: no such directory"):
         run_preprocess(str(tmp_path / "missing"), str(tmp_path / "o"))
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_refuses_a_foreign_out_folder_untouched(raw_dir, tmp_path, capsys):
+    job = load_job("preprocess")
+    out = tmp_path / "mine"
+    (out / "samples").mkdir(parents=True)
+    (out / "samples" / "data.csv").write_text("precious")
+    assert job.main(["--raw-dir", raw_dir, "--out", str(out)]) == 2
+    assert "not a skelmae dataset" in capsys.readouterr().err
+    assert (out / "samples" / "data.csv").read_text() == "precious"

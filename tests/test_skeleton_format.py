@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_reader import read_skeleton_linewise
 
-from data_pipeline.reference_reader import read_skeleton_linewise
 from data_pipeline.skeleton_format import (
     SkeletonFormatError,
     SkeletonSequence,
@@ -186,7 +186,27 @@ def lines_of(text: str) -> list[str]:
         (lambda: hand_file().replace("0.2254435 0.4512332", "0.2254435 O.4512332", 1),
          "line 6: non-numeric value 'O.4512332'"),
         (lambda: hand_file().replace("0.2462539 0.8640667", "0.2462539 nan", 1),
-         "line 8: non-finite joint value"),
+         "line 8: value 'nan' is not a finite float32 number"),
+        # every field is a number, not only x, y, z (issue 12)
+        (lambda: hand_file().replace("0.2757616 -0.1308854", "nanx -0.1308854", 1), "line 5: non-numeric value 'nanx'"),
+        (lambda: hand_file().replace("277.0931 195.2224 1021.435", "277.0931 195.2224 garbage", 1),
+         "line 5: non-numeric value 'garbage'"),
+        (lambda: hand_file().replace("0.6094118 -0.17121", "0.6094118 -0.17.121", 1),
+         "line 6: non-numeric value '-0.17.121'"),
+        (lambda: hand_file().replace("0.6094118 -0.17121", "0.6094118 -", 1), "line 6: non-numeric value '-'"),
+        (lambda: hand_file().replace("0.6094118 -0.17121", "0.6094118 4-2", 1), "line 6: non-numeric value '4-2'"),
+        (lambda: hand_file().replace(INFO_A, "0 1 0 1 0 0 inf -0.1184127 2", 1),
+         "line 3: value 'inf' is not a finite float32 number"),
+        (lambda: hand_file().replace(INFO_A, "0 1 0 1 0 0 0.03418261 -0.1184127 tracked", 1),
+         "line 3: non-numeric value 'tracked'"),
+        (lambda: hand_file().replace(f"{ID_A} ", "body-A ", 1), "line 3: non-numeric value 'body-A'"),
+        # finite in float64, not in float32
+        (lambda: hand_file().replace("0.218119 0.1734934", "1e300 0.1734934", 1),
+         "line 5: value '1e300' is not a finite float32 number"),
+        (lambda: hand_file().replace("0.2757616 -0.1308854", "0.2757616 -3.5e38", 1),
+         "line 5: value '-3.5e38' is not a finite float32 number"),
+        (lambda: hand_file().replace("0.2757616 -0.1308854", "0.2757616 " + "9" * 40, 1),
+         "line 5: value '" + "9" * 40 + "' is not a finite float32 number"),
         (lambda: hand_file().replace("\r\n25\r\n", "\r\n24\r\n", 1),
          "line 4: frame 0: body has 24 joints, expected 25"),
         (lambda: "\r\n".join(lines_of(hand_file())[:10] + lines_of(hand_file())[11:]),
@@ -302,11 +322,30 @@ def test_long_sequence_round_trip(tmp_path, full):
         np.testing.assert_array_equal(back.body_info, info)
 
 
-def test_non_numeric_value_in_other_fields_is_caught_when_reading_all_fields():
+def test_non_numeric_value_in_other_fields_is_caught_with_or_without_all_fields():
     text = hand_file().replace(" 0.2757616 ", " 0,2757616 ", 1)
-    parse_skeleton_text(text)  # xyz-only reads do not convert orientation fields
-    with pytest.raises(SkeletonFormatError, match="line 5: non-numeric value '0,2757616'"):
-        parse_skeleton_text(text, full=True)
+    for full in (False, True):  # xyz-only reads check the orientation fields too (issue 12)
+        with pytest.raises(SkeletonFormatError, match="line 5: non-numeric value '0,2757616'"):
+            parse_skeleton_text(text, full=full)
+
+
+def test_plain_decimal_scan_agrees_with_float():
+    """Whatever the whole-file scan vouches for converts with float() and is finite in float32."""
+    rng = np.random.default_rng(0)
+    alphabet = list("0123456789.-+e")
+    for _ in range(3000):
+        tok = "".join(rng.choice(alphabet, size=rng.integers(1, 6)))
+        text = hand_file().replace(" 0.2757616 ", f" {tok} ", 1)
+        try:
+            float(tok)
+            good = abs(float(tok)) <= 3.4028234663852886e38
+        except ValueError:
+            good = False
+        if good:
+            parse_skeleton_text(text)
+        else:
+            with pytest.raises(SkeletonFormatError, match="line 5"):
+                parse_skeleton_text(text)
 
 
 def test_read_skeleton_names_the_file(tmp_path):

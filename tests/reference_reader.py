@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton_format import SkeletonSequence
+from data_pipeline.skeleton_format import SkeletonSequence
 
 BODY_INFO_KEYS = [
     "bodyID", "clipedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence",
