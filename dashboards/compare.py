@@ -38,7 +38,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service import utils as _tracking_utils
 
 from dashboards import report_html as H
-from skelmae.tracking import resolve_tracking_uri
+from skelmae.track.conventions import resolve_tracking_uri
 
 # First metric a run has, in this order, is its downstream score.
 SCORE_METRICS = ("score", "knn_acc", "linear_acc", "val_acc")

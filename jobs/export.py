@@ -14,7 +14,7 @@ from typing import Literal
 
 from data_pipeline.exporters import MAX_FRAMES, export_dataset
 from data_pipeline.parquet_io import BENCHMARKS, MANIFEST
-from skelmae.config import ConfigError, load_job_config
+from skelmae.config.loader import ConfigError, load_job_config
 
 
 @dataclass

@@ -9,9 +9,9 @@ The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a
 
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.job_config import FinetuneConfig
-from skelmae.runner import run_finetune
+from skelmae.config.loader import load_job_config
+from skelmae.config.jobs import FinetuneConfig
+from skelmae.train.launcher import run_finetune
 
 
 def main(argv: list[str]) -> int:

@@ -7,9 +7,9 @@
 
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.job_config import LinearEvalConfig
-from skelmae.runner import run_linear_eval
+from skelmae.config.loader import load_job_config
+from skelmae.config.jobs import LinearEvalConfig
+from skelmae.train.launcher import run_linear_eval
 
 
 def main(argv: list[str]) -> int:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from data_pipeline.synthetic import ACTION_SPECS, SYNTHETIC_ACTIONS, generate_dataset
-from skelmae.config import ConfigError, load_job_config
+from skelmae.config.loader import ConfigError, load_job_config
 
 
 @dataclass

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from skelmae.inference import ModelLoadError, Predictor
+from skelmae.serve.predict import ModelLoadError, Predictor
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ them in a YAML file given with `--config`. Re-running into the same --out replac
 import sys
 
 from data_pipeline.pipeline import PreprocessJobConfig, run_preprocess
-from skelmae.config import ConfigError, load_config
+from skelmae.config.loader import ConfigError, load_config
 
 
 def main(argv: list[str]) -> int:

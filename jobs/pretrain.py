@@ -5,14 +5,14 @@
     ray job submit --working-dir . -- python jobs/pretrain.py --scaling.num_workers 4 --scaling.use_gpu true
     python jobs/pretrain.py --tracking.run_name my-run --resume     # continue from the latest checkpoint
 
-Any field of skelmae.job_config.PretrainConfig is a flag (`--model.mask_ratio 0.75`).
+Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0.75`).
 """
 
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.job_config import PretrainConfig
-from skelmae.runner import run_pretrain
+from skelmae.config.loader import load_job_config
+from skelmae.config.jobs import PretrainConfig
+from skelmae.train.launcher import run_pretrain
 
 
 def main(argv: list[str]) -> int:

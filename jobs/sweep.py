@@ -6,13 +6,13 @@
     python jobs/sweep.py --name my-sweep --resume          # finished trials are not rerun
     python -m dashboards.compare --experiment skelmae     # compare the trials
 
-Fields of skelmae.sweep.SweepConfig are flags; `--pretrain.X` reaches the per-trial pretraining config.
+Fields of skelmae.tune.sweep.SweepConfig are flags; `--pretrain.X` reaches the per-trial pretraining config.
 """
 
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.sweep import SweepConfig, run_sweep
+from skelmae.config.loader import load_job_config
+from skelmae.tune.sweep import SweepConfig, run_sweep
 
 
 def main(argv: list[str]) -> int:

@@ -132,10 +132,10 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
     Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, pretrain_run_id,
     tracking_uri, num_frames, val_acc).
     """
-    from skelmae.config import load_config
-    from skelmae.job_config import FinetuneConfig, PretrainConfig
-    from skelmae.runner import run_finetune, run_pretrain
-    from skelmae.serving import promote
+    from skelmae.config.loader import load_config
+    from skelmae.config.jobs import FinetuneConfig, PretrainConfig
+    from skelmae.train.launcher import run_finetune, run_pretrain
+    from skelmae.serve.registry import promote
 
     root = tmp_path_factory.mktemp("classifier")
     name = "skelmae-test-classifier"

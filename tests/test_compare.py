@@ -13,9 +13,9 @@ from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-from dashboards.browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
+from browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
 from dashboards.compare import ReportError, build_report, log_report_to_run, write_report
-from skelmae.tracking import ensure_experiment
+from skelmae.track.conventions import ensure_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 EXP = "compare-sweep"

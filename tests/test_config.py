@@ -2,8 +2,8 @@
 
 import pytest
 
-from skelmae.config import ConfigError, load_config
-from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig
+from skelmae.config.loader import ConfigError, load_config
+from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig
 
 
 def test_defaults_are_the_embedded_default():
@@ -58,7 +58,7 @@ def test_linear_eval_bool_and_float_parsing():
 
 
 def test_partial_override_keeps_a_sections_custom_defaults():
-    from skelmae.sweep import SweepConfig
+    from skelmae.tune.sweep import SweepConfig
 
     cfg = load_config(SweepConfig, ["--pretrain.optim.batch_size", "16", "--pretrain.model.preset", "base"])
     assert cfg.pretrain.optim.batch_size == 16

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from skelmae.config import ConfigError
-from skelmae.masking import (
+from skelmae.config.loader import ConfigError
+from skelmae.model.masking import (
     expected_mask_ratio,
     frame_masking,
     ids_from_mask,
@@ -20,7 +20,7 @@ from skelmae.masking import (
     spatiotemporal_ratio,
     token_motion,
 )
-from skelmae.model_config import ModelConfig
+from skelmae.model.config import ModelConfig
 
 B, TS, V = 6, 8, 25
 L = TS * V

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from skelmae.config import ConfigError, from_dict, load_config
-from skelmae.masking import expected_mask_ratio, masked_count
-from skelmae.model import (
+from skelmae.config.loader import ConfigError, from_dict, load_config
+from skelmae.model.masking import expected_mask_ratio, masked_count
+from skelmae.model.mae import (
     EncoderWeightsError,
     SkeletonClassifier,
     SkeletonMAE,
@@ -19,7 +19,7 @@ from skelmae.model import (
     patchify,
     unpatchify,
 )
-from skelmae.model_config import PRESETS, ModelConfig
+from skelmae.model.config import PRESETS, ModelConfig
 
 STRATEGIES = ["random", "joint", "frame", "spatiotemporal", "motion"]
 

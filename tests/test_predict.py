@@ -15,7 +15,7 @@ import torch
 
 from data_pipeline.skeleton_format import parse_sample_name
 from data_pipeline.synthetic import SYNTHETIC_ACTIONS, generate_dataset
-from skelmae.inference import ModelLoadError, Predictor
+from skelmae.serve.predict import ModelLoadError, Predictor
 
 REPO = Path(__file__).resolve().parents[1]
 # The training set is seed 0: these are new subjects, bodies and camera rigs.

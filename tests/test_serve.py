@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from data_pipeline.synthetic import generate_dataset
-from skelmae.inference import prepare_file
+from skelmae.serve.predict import prepare_file
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -101,7 +101,7 @@ def test_served_model_answers_with_the_labels_of_predict(trained_classifier, ser
 def test_promote_registers_a_run_and_moves_the_alias(trained_classifier):
     from mlflow.tracking import MlflowClient
 
-    from skelmae.serving import promote
+    from skelmae.serve.registry import promote
 
     uri, run = trained_classifier["tracking_uri"], trained_classifier["run_id"]
     client = MlflowClient(uri)

@@ -9,8 +9,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from skelmae.config import ConfigError, load_config
-from skelmae.sweep import SweepConfig, run_sweep
+from skelmae.config.loader import ConfigError, load_config
+from skelmae.tune.sweep import SweepConfig, run_sweep
 
 
 def _cfg(data: str, tmp_path: Path, *extra: str) -> SweepConfig:

@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 
 from data_pipeline.parquet_io import BENCHMARKS
-from skelmae.config import ConfigError
-from skelmae.model_config import ModelConfig
+from skelmae.config.loader import ConfigError
+from skelmae.model.config import ModelConfig
 
 
 @dataclass

@@ -15,8 +15,8 @@ import pyarrow.fs as pafs
 import torch
 
 from data_pipeline.parquet_io import read_samples, read_split_dataset, resolve, sample_array, samples_dir
-from skelmae.augment import random_rotate_scale, valid_crop_resize
-from skelmae.job_config import DataConfig
+from skelmae.data.augment import random_rotate_scale, valid_crop_resize
+from skelmae.config.jobs import DataConfig
 
 COLUMNS = ["sample_id", "label", "num_frames", "joints"]
 

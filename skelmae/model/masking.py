@@ -21,7 +21,7 @@ import math
 import torch
 
 from data_pipeline.errors import ConfigError
-from skelmae.model_config import ModelConfig
+from skelmae.model.config import ModelConfig
 
 Masking = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

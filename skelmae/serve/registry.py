@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from mlflow.models import infer_signature
 
-from skelmae.job_config import FinetuneConfig
-from skelmae.model import SkeletonClassifier
-from skelmae.model_config import ModelConfig
+from skelmae.config.jobs import FinetuneConfig
+from skelmae.model.mae import SkeletonClassifier
+from skelmae.model.config import ModelConfig
 
 
 class ActionClassifier(torch.nn.Module):
@@ -54,7 +54,7 @@ def _dataset_preprocess(data_path: str) -> dict:
 def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_path: str,
                    cfg: FinetuneConfig) -> str:
     """Log the classifier of `checkpoint_file` as the run's `model` (registered if configured)."""
-    from skelmae.datasets import load_split_arrays
+    from skelmae.data.datasets import load_split_arrays
 
     model = classifier_from_checkpoint(checkpoint_file)
     x, _, _ = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames,
@@ -74,7 +74,7 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                               f"numpy=={np.__version__}"],
             registered_model_name=cfg.register_as or None,
-            # What skelmae.inference needs to turn a `.skeleton` file into this model's input exactly
+            # What skelmae.serve.predict needs to turn a `.skeleton` file into this model's input exactly
             # as the training data path did.
             metadata={"num_frames": model.classifier.cfg.num_frames, "eval_crop": cfg.data.eval_crop,
                       "num_classes": int(probs.shape[1]), "preprocess": _dataset_preprocess(data_path)},
@@ -90,7 +90,7 @@ def promote(run_id: str, name: str, alias: str = "champion", tracking_uri: str =
     """
     from mlflow.tracking import MlflowClient
 
-    from skelmae.tracking import resolve_tracking_uri
+    from skelmae.track.conventions import resolve_tracking_uri
 
     client = MlflowClient(resolve_tracking_uri(tracking_uri))
     run = client.get_run(run_id)  # an unknown run fails here, naming it

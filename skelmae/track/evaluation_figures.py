@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dashboards.figures import (  # noqa: E402
+from skelmae.track.figures import (  # noqa: E402
     confusion_matrix,
     feature_map_coords,
     per_class_accuracy,

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from dashboards.skeleton_plot import (
+from skelmae.track.skeleton_plot import (
     ACTOR_COLORS,
     DEFAULT_VIEW,
     as_numpy,

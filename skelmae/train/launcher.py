@@ -20,9 +20,9 @@ from mlflow.tracking import MlflowClient
 from ray.train.torch import TorchTrainer
 
 from data_pipeline.parquet_io import manifest_hash
-from skelmae.config import dump_yaml, flatten
-from skelmae.datasets import count_split, label_subset, resolve_data_path, split_dataset
-from skelmae.job_config import (
+from skelmae.config.loader import dump_yaml, flatten
+from skelmae.data.datasets import count_split, label_subset, resolve_data_path, split_dataset
+from skelmae.config.jobs import (
     DataConfig,
     FinetuneConfig,
     LinearEvalConfig,
@@ -30,9 +30,9 @@ from skelmae.job_config import (
     ScalingConfig,
     TrackingConfig,
 )
-from skelmae.model_config import ModelConfig
-from skelmae.tracking import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
-from skelmae.train_loops import CHECKPOINT_FILE, finetune_loop, linear_eval_loop, pretrain_loop
+from skelmae.model.config import ModelConfig
+from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
+from skelmae.train.loops import CHECKPOINT_FILE, finetune_loop, linear_eval_loop, pretrain_loop
 
 
 def init_ray() -> None:
@@ -221,7 +221,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     }
     result = _fit(finetune_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
     if result.error is None and result.checkpoint is not None:
-        from skelmae.serving import log_classifier
+        from skelmae.serve.registry import log_classifier
 
         with result.checkpoint.as_directory() as d:
             log_classifier(tracking_uri, run_id, os.path.join(d, CHECKPOINT_FILE), data_path, cfg)

@@ -22,12 +22,12 @@ import torch.nn.functional as F
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from skelmae.config import from_dict
-from skelmae.datasets import SequenceBatcher, load_split_arrays
-from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
-from skelmae.knn import knn_accuracy, topk_accuracy, train_linear_probe
-from skelmae.model import SkeletonClassifier, SkeletonMAE, load_encoder_weights
-from skelmae.schedule import lr_at, param_groups
+from skelmae.config.loader import from_dict
+from skelmae.data.datasets import SequenceBatcher, load_split_arrays
+from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
+from skelmae.train.probes import knn_accuracy, topk_accuracy, train_linear_probe
+from skelmae.model.mae import SkeletonClassifier, SkeletonMAE, load_encoder_weights
+from skelmae.train.schedule import lr_at, param_groups
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -230,7 +230,7 @@ def _figure_samples(data_path: str | None, cfg: PretrainConfig) -> dict | None:
 
 
 def _log_reconstruction(mae, samples: dict, cfg: PretrainConfig, logger: RunLogger, epoch: int, device) -> None:
-    from skelmae.reconstruction import reconstruction_figure
+    from skelmae.track.reconstruction import reconstruction_figure
 
     fig = reconstruction_figure(mae, samples, cfg.model, device=device, seed=cfg.seed)
     logger.log_figure(fig, f"reconstructions/epoch_{epoch:03d}.png")
@@ -338,7 +338,7 @@ def _gather_labels(trues: list, preds: list, world: int) -> tuple[np.ndarray, np
 
 
 def _log_confusion(logger: RunLogger, y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> None:
-    from skelmae.evaluation_figures import log_confusion
+    from skelmae.track.evaluation_figures import log_confusion
 
     log_confusion(logger, y_true, y_pred, num_classes)
 
@@ -388,7 +388,7 @@ def linear_eval_loop(config: dict) -> None:
         }
         logger.log_metrics(metrics, step=0)
         _log_confusion(logger, val_y.numpy(), logits.argmax(1).numpy(), cfg.data.num_classes)
-        from skelmae.evaluation_figures import log_feature_map
+        from skelmae.track.evaluation_figures import log_feature_map
 
         log_feature_map(logger, maps, val_y.numpy(), seed=cfg.seed)
     ray.train.report(metrics)

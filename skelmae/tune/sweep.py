@@ -24,9 +24,9 @@ from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-from skelmae.config import ConfigError, flatten, from_dict
-from skelmae.datasets import count_split, resolve_data_path
-from skelmae.job_config import (
+from skelmae.config.loader import ConfigError, flatten, from_dict
+from skelmae.data.datasets import count_split, resolve_data_path
+from skelmae.config.jobs import (
     FinetuneConfig,
     LinearEvalConfig,
     OptimConfig,
@@ -34,11 +34,11 @@ from skelmae.job_config import (
     ScalingConfig,
     TrackingConfig,
 )
-from skelmae.model_config import ModelConfig
-from skelmae.runner import _finish, _scaling, init_ray, job_datasets, run_finetune, run_linear_eval, start_mlflow_run
-from skelmae.serving import promote
-from skelmae.tracking import ensure_experiment, resolve_tracking_uri
-from skelmae.train_loops import CHECKPOINT_FILE, pretrain_loop
+from skelmae.model.config import ModelConfig
+from skelmae.train.launcher import _finish, _scaling, init_ray, job_datasets, run_finetune, run_linear_eval, start_mlflow_run
+from skelmae.serve.registry import promote
+from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
+from skelmae.train.loops import CHECKPOINT_FILE, pretrain_loop
 
 STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
 TRIAL_FUNCTION_CPU = 0.01
