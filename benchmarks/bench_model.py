@@ -29,9 +29,9 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from skelmae.model.masking import sample_mask
-from skelmae.model.mae import SkeletonMAE, count_parameters
 from skelmae.model.config import ModelConfig
+from skelmae.model.mae import SkeletonMAE, count_parameters
+from skelmae.model.masking import sample_mask
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0}
 

@@ -9,13 +9,13 @@ The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a
 
 import sys
 
-from skelmae.config.loader import load_job_config
 from skelmae.config.jobs import FinetuneConfig
+from skelmae.config.loader import load_job_config
 from skelmae.train.launcher import run_finetune
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(FinetuneConfig, argv, "finetune")
+    cfg = load_job_config(FinetuneConfig, argv, "finetune", __doc__)
     if cfg is None:
         return 2
     result = run_finetune(cfg)

@@ -7,13 +7,13 @@
 
 import sys
 
-from skelmae.config.loader import load_job_config
 from skelmae.config.jobs import LinearEvalConfig
+from skelmae.config.loader import load_job_config
 from skelmae.train.launcher import run_linear_eval
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(LinearEvalConfig, argv, "linear_eval")
+    cfg = load_job_config(LinearEvalConfig, argv, "linear_eval", __doc__)
     if cfg is None:
         return 2
     result = run_linear_eval(cfg)

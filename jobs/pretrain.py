@@ -5,19 +5,19 @@
     ray job submit --working-dir . -- python jobs/pretrain.py --scaling.num_workers 4 --scaling.use_gpu true
     python jobs/pretrain.py --tracking.run_name my-run --resume     # continue from the latest checkpoint
 
-Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0.75`).
+Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0.75`); `--help` lists them.
 """
 
 import sys
 
-from skelmae.config.loader import load_job_config
 from skelmae.config.jobs import PretrainConfig
+from skelmae.config.loader import load_job_config
 from skelmae.train.launcher import run_pretrain
 
 
 def main(argv: list[str]) -> int:
     # Validate everything before Ray starts or any data is touched.
-    cfg = load_job_config(PretrainConfig, argv, "pretrain")
+    cfg = load_job_config(PretrainConfig, argv, "pretrain", __doc__)
     if cfg is None:
         return 2
     result = run_pretrain(cfg)

@@ -6,20 +6,23 @@
     python jobs/sweep.py --name my-sweep --resume          # finished trials are not rerun
     python -m dashboards.compare --experiment skelmae     # compare the trials
 
-Fields of skelmae.tune.sweep.SweepConfig are flags; `--pretrain.X` reaches the per-trial pretraining config.
+Fields of skelmae.config.jobs.SweepConfig are flags (`--help` lists them); `--pretrain.X` reaches the
+per-trial pretraining config.
 """
 
 import sys
 
+from dashboards.sweep_report import log_sweep_report
+from skelmae.config.jobs import SweepConfig
 from skelmae.config.loader import load_job_config
-from skelmae.tune.sweep import SweepConfig, run_sweep
+from skelmae.tune.sweep import run_sweep
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(SweepConfig, argv, "sweep")
+    cfg = load_job_config(SweepConfig, argv, "sweep", __doc__)
     if cfg is None:
         return 2
-    out = run_sweep(cfg)
+    out = run_sweep(cfg, report=log_sweep_report)
     print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({out['tracking_uri']})")
     for t in sorted(out["trials"], key=lambda t: -t["score"]):
         print(f"  {t['strategy']:>15} ratio={t['mask_ratio']:.2f} score={t['score']:.4f} "

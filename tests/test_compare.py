@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-from browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
 from dashboards.compare import ReportError, build_report, log_report_to_run, write_report
 from skelmae.track.conventions import ensure_experiment
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 
+from data_pipeline.action_names import ACTION_NAMES
 from skelmae.track.figures import (
     confusion_matrix,
     feature_map_coords,
@@ -17,7 +18,6 @@ from skelmae.track.figures import (
     reconstruction_axes,
 )
 from skelmae.track.skeleton_plot import NTU_BONES, bone_artists
-from data_pipeline.action_names import ACTION_NAMES
 
 ARM = [9, 10, 11, 23, 24]  # right elbow, wrist, hand, hand tip, thumb
 

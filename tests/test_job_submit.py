@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
+
+# End to end: starts a Ray cluster and submits a training job.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)

@@ -18,6 +18,9 @@ import pytest
 from data_pipeline.synthetic import generate_dataset
 from skelmae.serve.predict import prepare_file
 
+# End to end: trains a classifier and starts `mlflow models serve`.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
 

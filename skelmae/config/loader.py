@@ -1,14 +1,18 @@
-"""Typed configuration: dataclasses loaded from YAML, overridden from the command line, validated.
+"""Job configuration from defaults, a YAML file and command-line flags; `--help` from the same models.
 
-One source of truth per job: a dataclass (possibly nested) whose defaults are the embedded default.
-`load_config(JobConfig, argv)` reads `--config FILE.yaml` if given, then applies `--key value` or
-`--key=value` overrides (dotted keys reach nested sections: `--model.mask_ratio 0.75`), then calls
-`validate()` on every section, so a bad value fails before any work starts, naming the field.
+`load_config(JobConfig, argv)` reads `--config FILE.yaml` if given, then applies `--key value`,
+`--key=value` or bare `--flag` overrides (dotted keys reach nested sections: `--model.mask_ratio 0.75`),
+and validates the whole config with pydantic, so a bad value fails before any work starts. Every
+failure is a `ConfigError` whose field is the dotted path (`optim.lr: ...`).
+
+Job configs are pydantic models (skelmae.config.jobs); plain dataclasses with an optional `validate()`
+(data_pipeline's preprocess job) load the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import types
 import typing
@@ -16,137 +20,39 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from data_pipeline.errors import ConfigError
+from skelmae.config.sections import STRICT, merge
 
 T = TypeVar("T")
-__all__ = ["ConfigError", "load_config", "load_job_config"]
+__all__ = ["ConfigError", "config_error", "dump_yaml", "flatten", "help_text", "load_config", "load_job_config",
+           "parse_overrides", "to_dict"]
+
+# Checks across fields raise ValueError("FIELD: why") from a model validator; pydantic reports them
+# at the model's location, so the field is read back from the message.
+_FIELD_PREFIX = re.compile(r"^(?:Value error, )?([A-Za-z_]\w*): (.*)$", re.DOTALL)
 
 
-def _field_types(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+def config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+    """The first error of a pydantic ValidationError as a ConfigError naming the dotted field."""
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err["loc"]]
+    msg = err["msg"]
+    m = _FIELD_PREFIX.match(msg)
+    if err["type"] == "value_error" and m:
+        loc.append(m.group(1))
+        msg = m.group(2)
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] not in ("missing", "value_error") and "input" in err:
+        msg = f"{msg}, got {err['input']!r}"
+    return ConfigError(prefix + ".".join(loc) if loc else prefix.rstrip(".") or "config", msg)
 
 
-def _coerce(value: Any, tp: Any, name: str) -> Any:
-    """Convert `value` (from YAML or a CLI string) to the annotated type `tp`."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in args:
-                return None
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, name)
-            except ConfigError:
-                continue
-        raise ConfigError(name, f"cannot read {value!r} as {tp}")
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(name, f"must be one of {list(args)}, got {value!r}")
-        return value
-    if origin in (list, tuple):
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip() != ""]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(name, f"expected a list, got {value!r}")
-        item = args[0] if args else str
-        items = [_coerce(v, item, name) for v in value]
-        return tuple(items) if origin is tuple else items
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(name, f"expected a mapping for section {tp.__name__}, got {value!r}")
-        return from_dict(tp, value, prefix=f"{name}.")
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
-            return True
-        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(name, f"expected true/false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(name, f"expected an integer, got {value!r}")
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(name, f"expected an integer, got {value!r}") from None
-        if f != int(f):
-            raise ConfigError(name, f"expected an integer, got {value!r}")
-        return int(f)
-    if tp is float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(name, f"expected a number, got {value!r}") from None
-    if tp is str:
-        if isinstance(value, (dict, list)):
-            raise ConfigError(name, f"expected a string, got {value!r}")
-        return str(value)
-    return value
-
-
-def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
-    """Build dataclass `cls` from a mapping; unknown keys are errors, missing keys keep defaults."""
-    types_ = _field_types(cls)
-    unknown = set(data) - set(types_)
-    if unknown:
-        name = prefix + sorted(unknown)[0]
-        raise ConfigError(name, f"unknown field (known: {', '.join(sorted(types_))})")
-    data = dict(data)
-    for f in dataclasses.fields(cls):
-        # A section whose default differs from its class default (e.g. a sweep's pretraining
-        # defaults) keeps those differences under a partial override.
-        if f.name in data and isinstance(data[f.name], dict) and f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-            if dataclasses.is_dataclass(default):
-                data[f.name] = _merge(_diff_from_default(default), data[f.name])
-    kwargs = {k: _coerce(v, types_[k], prefix + k) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError as e:
-        # A section that checks itself at construction (e.g. resolving a model preset).
-        if prefix and not e.field.startswith(prefix):
-            raise ConfigError(prefix + e.field, str(e).split(": ", 1)[-1]) from None
-        raise
-
-
-def _diff_from_default(obj: Any) -> dict:
-    """The fields of dataclass `obj` that differ from a default-constructed instance, nested."""
-    base = type(obj)()
-    out: dict = {}
-    for f in dataclasses.fields(obj):
-        v, b = getattr(obj, f.name), getattr(base, f.name)
-        if dataclasses.is_dataclass(v):
-            d = _diff_from_default(v)
-            if d:
-                out[f.name] = d
-        elif v != b:
-            out[f.name] = v
-    return out
-
-
-def to_dict(cfg: Any) -> dict:
-    return dataclasses.asdict(cfg)
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> {"model.mask_ratio": 0.9, ...}, e.g. for MLflow params."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
+# ---------------------------------------------------------------------------- command line
 def _set_dotted(d: dict, key: str, value: Any) -> None:
     parts = key.split(".")
     for p in parts[:-1]:
@@ -181,55 +87,153 @@ def parse_overrides(argv: list[str]) -> tuple[str | None, dict]:
     return config_file, overrides
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+def read_yaml(path: str) -> dict:
+    """A YAML mapping, read safely (no `!!python/...` tags); errors give FILE:LINE."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("config", f"no such file {path}")
+    try:
+        loaded = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else path
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError("config", f"{where}: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError("config", f"{path} does not hold a mapping")
+    return loaded
 
 
-def validate(cfg: Any, prefix: str = "") -> None:
-    """Call `validate()` on `cfg` and on every nested dataclass section, depth first."""
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v):
-            validate(v, prefix=f"{prefix}{f.name}.")
+# ---------------------------------------------------------------------------- plain dataclasses
+def _dataclass_model(cls: type) -> type[BaseModel]:
+    """A pydantic model with the fields, types and defaults of dataclass `cls`."""
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            fields[f.name] = (hints[f.name], f.default_factory())
+        else:
+            fields[f.name] = (hints[f.name], ...)
+    return create_model(cls.__name__, __config__=ConfigDict(**STRICT), **fields)
+
+
+def _validate_dataclass(cls: type[T], data: dict) -> T:
+    try:
+        values = _dataclass_model(cls).model_validate(data)
+    except ValidationError as e:
+        raise config_error(e) from None
+    cfg = cls(**dict(values))
     check = getattr(cfg, "validate", None)
     if check is not None:
-        try:
-            check()
-        except ConfigError as e:
-            if prefix and not e.field.startswith(prefix):
-                raise ConfigError(prefix + e.field, str(e).split(": ", 1)[-1]) from None
-            raise
+        check()
+    return cfg
 
 
+# ---------------------------------------------------------------------------- loading
 def load_config(cls: type[T], argv: list[str] | None = None, path: str | None = None) -> T:
     """Defaults <- YAML file (`path` or `--config`) <- command-line overrides; then validate."""
     config_file, overrides = parse_overrides(list(argv or []))
     config_file = config_file or path
-    data: dict = {}
-    if config_file is not None:
-        p = Path(config_file)
-        if not p.is_file():
-            raise ConfigError("config", f"no such file {config_file}")
-        loaded = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError("config", f"{config_file} does not hold a mapping")
-        data = loaded
-    cfg = from_dict(cls, _merge(data, overrides))
-    validate(cfg)
-    return cfg
+    data = read_yaml(config_file) if config_file is not None else {}
+    data = merge(data, overrides)
+    if dataclasses.is_dataclass(cls):
+        return _validate_dataclass(cls, data)
+    try:
+        return cls.model_validate(data)  # type: ignore[attr-defined]
+    except ValidationError as e:
+        raise config_error(e) from None
 
 
-def load_job_config(cls: type[T], argv: list[str], job: str) -> T | None:
-    """`load_config` for a job's `main()`: a bad config prints `JOB: config error: FIELD: why` to stderr
-    and returns None, so the job exits with status 2 before any work."""
+def load_job_config(cls: type[T], argv: list[str], job: str, doc: str = "") -> T | None:
+    """`load_config` for a job's `main()`. `--help` prints the fields and exits 0; a bad config prints
+    `JOB: config error: FIELD: why` to stderr and returns None, so the job exits with status 2 before
+    any work."""
+    if "--help" in argv or "-h" in argv:
+        print(help_text(cls, job, doc))
+        raise SystemExit(0)
     try:
         return load_config(cls, argv)
     except ConfigError as e:
         print(f"{job}: config error: {e}", file=sys.stderr)
         return None
+
+
+# ---------------------------------------------------------------------------- help
+def _type_name(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return "{" + ",".join(str(a) for a in args) + "}"
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (list, tuple):
+        return f"{_type_name(args[0]) if args else 'str'},..."
+    if origin in (typing.Union, types.UnionType):
+        return "|".join(_type_name(a) for a in args)
+    return getattr(tp, "__name__", str(tp))
+
+
+def _rows(cls: type, default: Any, prefix: str) -> list[tuple[str, str, str, str]]:
+    rows = []
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        items = [(f.name, hints[f.name], f.metadata.get("description", "")) for f in dataclasses.fields(cls)]
+    else:
+        items = [(n, i.annotation, i.description or "") for n, i in cls.model_fields.items()]
+    for name, tp, description in items:
+        value = getattr(default, name, None)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            rows.append((f"{prefix}{name}", "section", "", description))
+            rows.extend(_rows(tp, value, f"{prefix}{name}."))
+            continue
+        shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        rows.append((f"{prefix}{name}", _type_name(tp), shown if shown != "" else '""', description))
+    return rows
+
+
+def _defaults(cls: type) -> Any:
+    if dataclasses.is_dataclass(cls):
+        return cls()
+    return cls.model_construct()  # type: ignore[attr-defined]  # defaults, without the checks
+
+
+def help_text(cls: type, job: str, doc: str = "") -> str:
+    """Every field of the job's config: flag, type, default and description."""
+    lines = [f"usage: python jobs/{job}.py [--config FILE.yaml] [--FIELD VALUE | --FIELD=VALUE | --FLAG] ...", ""]
+    if doc:
+        lines += [doc.strip(), ""]
+    lines += ["A YAML file (--config) sets the same fields, nested by section; flags override it.", "",
+              "  --config FILE.yaml", ""]
+    for flag, tp, default, description in _rows(cls, _defaults(cls), ""):
+        if tp == "section":
+            lines.append(f"  {flag}.*: {description}" if description else f"  {flag}.*")
+            continue
+        lines.append(f"  --{flag} {tp}  (default {default})")
+        if description:
+            lines.append(f"        {description}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- output
+def to_dict(cfg: Any) -> dict:
+    """Plain nested dict of a config (JSON types only)."""
+    if dataclasses.is_dataclass(cfg):
+        return dataclasses.asdict(cfg)
+    return cfg.model_dump(mode="json")
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> {"model.mask_ratio": 0.9, ...}, e.g. for MLflow params."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def dump_yaml(cfg: Any) -> str:

@@ -1,42 +1,40 @@
-"""Training data: Parquet splits as Ray Datasets, the embedded synthetic dataset, batch assembly.
+"""Training data: Parquet splits as Ray Datasets, the embedded synthetic dataset, label subsets.
 
-Workers stream their shard with `iter_torch_batches`; `SequenceBatcher` is its collate function, so
-the crop/resize to T frames and the augmentation run in each worker's data path (Ray Data's
-iterator), never on the driver.
+Workers stream their shard with `iter_torch_batches` and `skelmae.data.batches.SequenceBatcher` as
+its collate function.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow.fs as pafs
-import torch
 
-from data_pipeline.parquet_io import read_samples, read_split_dataset, resolve, sample_array, samples_dir
-from skelmae.data.augment import random_rotate_scale, valid_crop_resize
+from data_pipeline.parquet_io import MANIFEST, read_samples, read_split_dataset, resolve, samples_dir
+from data_pipeline.pipeline import run_preprocess
+from data_pipeline.process import PreprocessConfig
+from data_pipeline.synthetic import generate_dataset
 from skelmae.config.jobs import DataConfig
+from skelmae.data.batches import COLUMNS
 
-COLUMNS = ["sample_id", "label", "num_frames", "joints"]
+log = logging.getLogger(__name__)
 
 
 def embedded_dataset(cfg: DataConfig) -> str:
     """The synthetic NTU-format dataset, generated and preprocessed once into the cache directory."""
-    from data_pipeline.pipeline import run_preprocess
-    from data_pipeline.process import PreprocessConfig
-    from data_pipeline.synthetic import generate_dataset
-
     root = Path(os.path.expanduser(cfg.cache_dir)) / f"synthetic-n{cfg.synthetic_samples}-s{cfg.synthetic_seed}"
     out = root / "parquet"
-    if (out / "manifest.json").is_file():
+    if (out / MANIFEST).is_file():
         return str(out)
     raw = root / "raw"
     if not raw.is_dir() or len(list(raw.glob("*.skeleton"))) < cfg.synthetic_samples:
         raw.mkdir(parents=True, exist_ok=True)
-        print(f"[skelmae] generating {cfg.synthetic_samples} synthetic NTU-format files into {raw}")
+        log.info("generating %d synthetic NTU-format files into %s", cfg.synthetic_samples, raw)
         generate_dataset(str(raw), cfg.synthetic_samples, seed=cfg.synthetic_seed)
-    print(f"[skelmae] preprocessing {raw} -> {out}")
+    log.info("preprocessing %s -> %s", raw, out)
     run_preprocess(str(raw), str(out), dataset="ntu60", cfg=PreprocessConfig())
     return str(out)
 
@@ -86,57 +84,3 @@ def count_split(data_path: str, benchmark: str, part: str, sample_ids: list[str]
     if sample_ids is not None:
         return len(sample_ids)
     return read_samples(data_path, benchmark, part, columns=["label"]).num_rows
-
-
-def load_split_arrays(
-    data_path: str, benchmark: str, part: str, num_frames: int, eval_crop: float, limit: int | None = None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A split (or its first `limit` samples by ID) as fixed-length arrays, without Ray.
-
-    Returns x: [N, T, 2, 25, 3] float32, labels [N] int64, sample IDs.
-    """
-    table = read_samples(data_path, benchmark, part, columns=COLUMNS).sort_by("sample_id")
-    if limit is not None:
-        table = table.slice(0, limit)
-    batch = {c: table.column(c).to_numpy(zero_copy_only=False) for c in COLUMNS}
-    out = SequenceBatcher(num_frames, train=False, eval_crop=eval_crop).arrays(batch)
-    return out["x"], out["label"], [str(s) for s in batch["sample_id"]]
-
-
-class SequenceBatcher:
-    """Collate function: stored rows -> fixed-length tensors, with training augmentation if `train`."""
-
-    def __init__(
-        self,
-        num_frames: int,
-        train: bool,
-        crop: tuple[float, float] = (0.5, 1.0),
-        eval_crop: float = 0.95,
-        rotate_degrees: float = 0.0,
-        scale: float = 0.0,
-        seed: int | list[int] = 0,
-    ):
-        self.num_frames = num_frames
-        self.train = train
-        self.crop = crop
-        self.eval_crop = eval_crop
-        self.rotate_degrees = rotate_degrees
-        self.scale = scale
-        self.rng = np.random.default_rng(seed)
-
-    def arrays(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        xs = []
-        for flat, t in zip(batch["joints"], batch["num_frames"], strict=True):
-            seq = sample_array(np.asarray(flat, dtype=np.float32), int(t))  # [t, 2, 25, 3]
-            if self.train:
-                seq = valid_crop_resize(seq, self.num_frames, self.crop, self.rng)
-                seq = random_rotate_scale(seq, self.rng, self.rotate_degrees, self.scale)
-            else:
-                seq = valid_crop_resize(seq, self.num_frames, (self.eval_crop, self.eval_crop), None)
-            xs.append(seq)
-        return {"x": np.stack(xs).astype(np.float32), "label": np.asarray(batch["label"], dtype=np.int64)}
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        a = self.arrays(batch)
-        return {"x": torch.from_numpy(a["x"]), "label": torch.from_numpy(a["label"])}
-

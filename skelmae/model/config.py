@@ -1,20 +1,25 @@
 """SkeletonMAE hyper-parameters: a preset name plus explicit overrides, resolved and validated.
 
-`ModelConfig(preset="base", mask_ratio=0.75)` takes every field it is not given from `PRESETS["base"]`
-in `__post_init__`, so `dataclasses.asdict(cfg)` holds the resolved values and `ModelConfig(**d)`
-rebuilds the same model from a checkpoint. Fields left `None` mean "take the preset's value".
+`ModelConfig(preset="base", mask_ratio=0.75)` takes every field it is not given from `PRESETS["base"]`,
+so `cfg.model_dump()` holds the resolved values and `ModelConfig(**d)` rebuilds the same model from a
+checkpoint. A pydantic model: a bad value raises `pydantic.ValidationError` (a ValueError) at
+construction, naming the field; checks that involve two fields start their message with the field's
+name (`num_heads: ...`). This module imports no configuration loader, Ray or MLflow.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+import typing
+from typing import Any, Literal
 
-from data_pipeline.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MASK_STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
-POS_EMBEDS = ("sincos", "learned")
-TARGETS = ("coords", "motion")
+MaskStrategy = Literal["random", "joint", "frame", "spatiotemporal", "motion"]
+PosEmbed = Literal["sincos", "learned"]
+Target = Literal["coords", "motion"]
+MASK_STRATEGIES: tuple[str, ...] = typing.get_args(MaskStrategy)
+POS_EMBEDS: tuple[str, ...] = typing.get_args(PosEmbed)
+TARGETS: tuple[str, ...] = typing.get_args(Target)
 
 PRESETS: dict[str, dict] = {
     # Trains in seconds on 2 CPU cores: 8 segments x 25 joints = 200 tokens per actor, 50 visible.
@@ -40,40 +45,68 @@ PRESETS: dict[str, dict] = {
     ),
 }
 
+_Ratio = dict(ge=0.0, lt=1.0)
 
-@dataclass
-class ModelConfig:
-    preset: str = "tiny"
-    num_frames: int | None = None  # T, frames per input sequence
-    segment_len: int | None = None  # l, frames per token; T must be a multiple
-    num_joints: int | None = None  # V
-    num_persons: int | None = None  # M, actor slots
-    in_chans: int | None = None  # C (xyz)
-    embed_dim: int | None = None
-    depth: int | None = None
-    num_heads: int | None = None
-    decoder_embed_dim: int | None = None
-    decoder_depth: int | None = None
-    decoder_num_heads: int | None = None
-    mlp_ratio: float | None = None
-    drop_path: float | None = None  # stochastic depth rate of the last encoder block (linear ramp)
-    pos_embed: str | None = None  # "sincos" | "learned"
-    mask_strategy: str | None = None  # "random" | "joint" | "frame" | "spatiotemporal" | "motion"
-    # random/motion: fraction of tokens; joint: fraction of joints; frame: fraction of segments.
-    mask_ratio: float | None = None
-    # spatiotemporal only: joints masked in every segment, and segments masked entirely.
-    joint_mask_ratio: float | None = None
-    frame_mask_ratio: float | None = None
-    motion_tau: float | None = None  # motion masking temperature: lower = masks high motion more often
-    norm_target: bool | None = None  # per-token normalised targets (MAE's norm_pix_loss)
-    target: str | None = None  # "coords" | "motion" (next-frame differences)
 
-    def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ConfigError("preset", f"unknown preset {self.preset!r}; known: {sorted(PRESETS)}")
-        for name, value in PRESETS[self.preset].items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    preset: str = Field("tiny", description=f"size and masking preset, one of {sorted(PRESETS)}; "
+                                            "every field not given takes the preset's value")
+    num_frames: int = Field(ge=1, description="T, frames per input sequence")
+    segment_len: int = Field(ge=1, description="l, frames per token; T must be a multiple")
+    num_joints: int = Field(ge=1, description="V, joints per skeleton")
+    num_persons: int = Field(ge=1, description="M, actor slots")
+    in_chans: int = Field(ge=1, description="C, coordinates per joint (xyz)")
+    embed_dim: int = Field(ge=1, description="encoder width")
+    depth: int = Field(ge=1, description="encoder blocks")
+    num_heads: int = Field(ge=1, description="encoder attention heads; must divide embed_dim")
+    decoder_embed_dim: int = Field(ge=1, description="decoder width")
+    decoder_depth: int = Field(ge=1, description="decoder blocks")
+    decoder_num_heads: int = Field(ge=1, description="decoder attention heads; must divide decoder_embed_dim")
+    mlp_ratio: float = Field(gt=0.0, description="MLP hidden width / block width")
+    drop_path: float = Field(**_Ratio, description="stochastic depth rate of the last encoder block (linear ramp)")
+    pos_embed: PosEmbed = Field(description="position embeddings of joints and segments")
+    mask_strategy: MaskStrategy = Field(description="which tokens pretraining hides")
+    mask_ratio: float = Field(**_Ratio, description="random/motion: fraction of tokens; joint: fraction of "
+                                                    "joints; frame: fraction of segments")
+    joint_mask_ratio: float = Field(**_Ratio, description="spatiotemporal: joints masked in every segment")
+    frame_mask_ratio: float = Field(**_Ratio, description="spatiotemporal: segments masked entirely")
+    motion_tau: float = Field(gt=0.0, description="motion masking temperature: lower masks high motion more often")
+    norm_target: bool = Field(description="per-token normalised targets (MAE's norm_pix_loss)")
+    target: Target = Field(description="coords, or motion (next-frame differences)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset", "tiny")
+        if preset not in PRESETS:
+            raise ValueError(f"preset: unknown preset {preset!r}; known: {sorted(PRESETS)}")
+        # None (e.g. `null` in YAML) also means "take the preset's value".
+        return {**PRESETS[preset], **{k: v for k, v in data.items() if v is not None}}
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> ModelConfig:
+        if self.num_frames % self.segment_len:
+            raise ValueError(f"num_frames: T={self.num_frames} is not divisible by segment_len l={self.segment_len}")
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"num_heads: {self.num_heads} heads do not divide embed_dim={self.embed_dim}")
+        if self.decoder_embed_dim % self.decoder_num_heads:
+            raise ValueError(f"decoder_num_heads: {self.decoder_num_heads} heads do not divide "
+                             f"decoder_embed_dim={self.decoder_embed_dim}")
+        if self.pos_embed == "sincos":
+            # Joint and segment codes each take half the channels, as sin/cos pairs.
+            for name in ("embed_dim", "decoder_embed_dim"):
+                if getattr(self, name) % 4:
+                    raise ValueError(f"{name}: must be a multiple of 4 for sincos position embeddings, "
+                                     f"got {getattr(self, name)}")
+        return self
+
+    def validate(self) -> None:  # type: ignore[override]
+        """Check a config that was changed after construction (raises pydantic.ValidationError)."""
+        type(self).model_validate(self.model_dump())
 
     @property
     def num_segments(self) -> int:
@@ -87,41 +120,3 @@ class ModelConfig:
     @property
     def patch_dim(self) -> int:
         return self.segment_len * self.in_chans
-
-    def validate(self) -> None:
-        for f in dataclasses.fields(self):
-            if getattr(self, f.name) is None:
-                raise ConfigError(f.name, "is unset and the preset has no value for it")
-        for name in ("num_frames", "segment_len", "num_joints", "num_persons", "in_chans", "embed_dim",
-                     "depth", "num_heads", "decoder_embed_dim", "decoder_depth", "decoder_num_heads"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(name, f"must be >= 1, got {getattr(self, name)}")
-        if self.num_frames % self.segment_len:
-            raise ConfigError("num_frames", f"T={self.num_frames} is not divisible by segment_len "
-                                            f"l={self.segment_len}")
-        if self.embed_dim % self.num_heads:
-            raise ConfigError("num_heads", f"{self.num_heads} heads do not divide embed_dim={self.embed_dim}")
-        if self.decoder_embed_dim % self.decoder_num_heads:
-            raise ConfigError("decoder_num_heads", f"{self.decoder_num_heads} heads do not divide "
-                                                   f"decoder_embed_dim={self.decoder_embed_dim}")
-        if self.pos_embed not in POS_EMBEDS:
-            raise ConfigError("pos_embed", f"must be one of {list(POS_EMBEDS)}, got {self.pos_embed!r}")
-        if self.pos_embed == "sincos":
-            # Joint and segment codes each take half the channels, as sin/cos pairs.
-            for name in ("embed_dim", "decoder_embed_dim"):
-                if getattr(self, name) % 4:
-                    raise ConfigError(name, f"must be a multiple of 4 for sincos position embeddings, "
-                                            f"got {getattr(self, name)}")
-        if self.mask_strategy not in MASK_STRATEGIES:
-            raise ConfigError("mask_strategy", f"must be one of {list(MASK_STRATEGIES)}, "
-                                               f"got {self.mask_strategy!r}")
-        if self.target not in TARGETS:
-            raise ConfigError("target", f"must be one of {list(TARGETS)}, got {self.target!r}")
-        for name in ("mask_ratio", "joint_mask_ratio", "frame_mask_ratio", "drop_path"):
-            v = float(getattr(self, name))
-            if not 0.0 <= v < 1.0:
-                raise ConfigError(name, f"must be in [0, 1), got {v}")
-        if self.mlp_ratio <= 0:
-            raise ConfigError("mlp_ratio", f"must be > 0, got {self.mlp_ratio}")
-        if self.motion_tau <= 0:
-            raise ConfigError("motion_tau", f"must be > 0, got {self.motion_tau}")

@@ -17,8 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from skelmae.model.masking import expected_mask_ratio, sample_mask
 from skelmae.model.config import ModelConfig
+from skelmae.model.masking import expected_mask_ratio, sample_mask
 
 
 # ---------------------------------------------------------------------------- tokens

@@ -2,7 +2,7 @@
 
 A file goes through exactly the training data path: `data_pipeline.process.process_file` (parse,
 denoise, normalise - what jobs/preprocess.py runs) and the evaluation crop/resize to T of
-`skelmae.data.datasets.SequenceBatcher` (what every evaluation batch gets). One code path, not a copy.
+`skelmae.data.batches.SequenceBatcher` (what every evaluation batch gets). One code path, not a copy.
 The settings of that path (T, eval crop, preprocessing config) come with the model: the MLflow
 model's metadata, or the fine-tuning checkpoint's config and its dataset's manifest.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from data_pipeline.action_names import action_name
 from data_pipeline.process import PreprocessConfig, process_file
-from skelmae.data.datasets import SequenceBatcher
+from skelmae.data.batches import SequenceBatcher
 
 
 class ModelLoadError(ValueError):

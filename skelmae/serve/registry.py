@@ -13,8 +13,8 @@ import torch
 from mlflow.models import infer_signature
 
 from skelmae.config.jobs import FinetuneConfig
-from skelmae.model.mae import SkeletonClassifier
 from skelmae.model.config import ModelConfig
+from skelmae.model.mae import SkeletonClassifier
 
 
 class ActionClassifier(torch.nn.Module):
@@ -54,7 +54,7 @@ def _dataset_preprocess(data_path: str) -> dict:
 def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_path: str,
                    cfg: FinetuneConfig) -> str:
     """Log the classifier of `checkpoint_file` as the run's `model` (registered if configured)."""
-    from skelmae.data.datasets import load_split_arrays
+    from skelmae.data.batches import load_split_arrays
 
     model = classifier_from_checkpoint(checkpoint_file)
     x, _, _ = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames,

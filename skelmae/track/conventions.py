@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def resolve_tracking_uri(configured: str = "") -> str:
@@ -70,30 +70,3 @@ def git_commit() -> str:
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def resolve_pretrained(source: str, tracking_uri: str) -> tuple[str, str | None]:
-    """A `--pretrained` value -> (local checkpoint file, pretraining MLflow run ID or None).
-
-    `source` is a checkpoint file, a checkpoint directory holding `checkpoint.pt`, or an MLflow run
-    ID whose run logged `checkpoint/checkpoint.pt`.
-    """
-    p = Path(source).expanduser()
-    if p.is_file():
-        return str(p.resolve()), None
-    if p.is_dir():
-        f = p / "checkpoint.pt"
-        if not f.is_file():
-            raise FileNotFoundError(f"pretrained: {source} holds no checkpoint.pt")
-        return str(f.resolve()), None
-    client = MlflowClient(tracking_uri)
-    try:
-        client.get_run(source)
-    except mlflow.exceptions.MlflowException:
-        raise FileNotFoundError(
-            f"pretrained: {source!r} is neither a checkpoint path nor a run ID in {tracking_uri}"
-        ) from None
-    local = mlflow.artifacts.download_artifacts(
-        run_id=source, artifact_path="checkpoint/checkpoint.pt", tracking_uri=tracking_uri
-    )
-    return local, source
