@@ -199,3 +199,11 @@ def test_config_crosses_process_boundaries_as_the_model():
     cfg = load_config(SweepConfig, ["--pretrain.optim.batch_size", "16", "--mask_ratios", "0.5,0.9"])
     again = pickle.loads(pickle.dumps(cfg))
     assert again == cfg and isinstance(again.pretrain, PretrainConfig)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    job = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "linear": LinearEvalConfig}[path.name.split("_")[0]]
+    # Their data.path points at a cluster's dataset; the rest must be valid as written.
+    cfg = load_config(job, ["--config", str(path), "--data.path", ""])
+    assert cfg.data.benchmark == "ntu60-xsub" and cfg.data.num_classes == 60

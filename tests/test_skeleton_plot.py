@@ -13,10 +13,10 @@ import pytest
 from mpl_toolkits.mplot3d.art3d import Line3D
 from PIL import Image
 
+from dashboards.skeleton_source import load_sequence
 from skelmae.track.skeleton_plot import (
     NTU_BONES,
     bone_artists,
-    load_sequence,
     plot_sequence_strip,
     save_animation,
 )

@@ -34,7 +34,16 @@ __all__ = ["ConfigError", "config_error", "dump_yaml", "flatten", "help_text", "
 _FIELD_PREFIX = re.compile(r"^(?:Value error, )?([A-Za-z_]\w*): (.*)$", re.DOTALL)
 
 
-def config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+def _section(cls: type | None, loc: list[str]) -> type | None:
+    for part in loc:
+        info = getattr(cls, "model_fields", {}).get(part)
+        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
+            return None
+        cls = info.annotation
+    return cls
+
+
+def config_error(exc: ValidationError, prefix: str = "", cls: type | None = None) -> ConfigError:
     """The first error of a pydantic ValidationError as a ConfigError naming the dotted field."""
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err["loc"]]
@@ -46,7 +55,8 @@ def config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
-        msg = "unknown field"
+        section = _section(cls, loc[:-1])
+        msg = f"unknown field (known: {', '.join(section.model_fields)})" if section else "unknown field"
     elif err["type"] not in ("missing", "value_error") and "input" in err:
         msg = f"{msg}, got {err['input']!r}"
     return ConfigError(prefix + ".".join(loc) if loc else prefix.rstrip(".") or "config", msg)
@@ -123,9 +133,10 @@ def _dataclass_model(cls: type) -> type[BaseModel]:
 
 def _validate_dataclass(cls: type[T], data: dict) -> T:
     try:
-        values = _dataclass_model(cls).model_validate(data)
+        model = _dataclass_model(cls)
+        values = model.model_validate(data)
     except ValidationError as e:
-        raise config_error(e) from None
+        raise config_error(e, cls=model) from None
     cfg = cls(**dict(values))
     check = getattr(cfg, "validate", None)
     if check is not None:
@@ -145,7 +156,7 @@ def load_config(cls: type[T], argv: list[str] | None = None, path: str | None = 
     try:
         return cls.model_validate(data)  # type: ignore[attr-defined]
     except ValidationError as e:
-        raise config_error(e) from None
+        raise config_error(e, cls=cls) from None
 
 
 def load_job_config(cls: type[T], argv: list[str], job: str, doc: str = "") -> T | None:
