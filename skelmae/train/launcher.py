@@ -80,7 +80,7 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
     tags = {
         "job_kind": kind,
         "git_commit": commit,
-        MLFLOW_GIT_COMMIT: commit,
+        MLFLOW_GIT_COMMIT: commit.removesuffix("-dirty"),  # what the MLflow UI shows and links
         "benchmark": cfg.data.benchmark,
         "dataset_path": redact(data_path),
         "dataset_manifest_hash": manifest_hash(data_path),
@@ -96,10 +96,8 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
     for secret in ("data.path", "tracking.tracking_uri", "tracking.storage_path"):
         params[secret] = redact(str(params[secret]))
     params = {k: ("" if v is None else v) for k, v in params.items()}
-    items = list(params.items())
-    # MLflow's REST API takes at most 100 params per log_batch request; the client does not split.
-    for i in range(0, len(items), 90):
-        client.log_batch(run_id, params=[mlflow.entities.Param(k, str(v)[:6000]) for k, v in items[i : i + 90]])
+    # MlflowClient.log_batch splits into requests of at most 100 params itself.
+    client.log_batch(run_id, params=[mlflow.entities.Param(k, str(v)[:6000]) for k, v in params.items()])
     text = dump_yaml(cfg)
     for value in (cfg.data.path, cfg.tracking.tracking_uri, cfg.tracking.storage_path):
         if value:
