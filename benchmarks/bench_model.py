@@ -32,7 +32,6 @@ and report the fraction of the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import resource
@@ -43,8 +42,8 @@ import time
 import numpy as np
 import torch
 
-from skelmae.model import SkeletonMAE
-from skelmae.model_config import ModelConfig
+from skelmae.model.config import ModelConfig
+from skelmae.model.mae import SkeletonMAE
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0}
 NTU60_XSUB_TRAIN = 40_091  # NTU60 cross-subject training sequences (MAMP's list, missing skeletons dropped)
@@ -172,7 +171,7 @@ def loader_samples_per_core_s(num_frames: int, seconds: float = 3.0, batch: int 
 
     Stored rows are synthetic NTU-like sequences of 60-300 frames (NTU60 averages ~70-100 frames).
     """
-    from skelmae.datasets import SequenceBatcher  # the training loop's collate function, unmodified
+    from skelmae.data.batches import SequenceBatcher  # the training loop's collate function, unmodified
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(60, 301, size=batch)
@@ -246,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     cpu_batch = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.cpu_batch.split(",")))
     gpu_batch = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.gpu_batch.split(",")))
     ckpts = [c for c in args.checkpointing.split(",") if c]
-    has_ckpt = any(f.name == "activation_checkpointing" for f in dataclasses.fields(ModelConfig))
+    has_ckpt = "activation_checkpointing" in ModelConfig.model_fields  # absent in older trees
     if not has_ckpt:
         ckpts = ["none"]
     print(f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} "

@@ -19,9 +19,9 @@ import time
 
 from mlflow.tracking import MlflowClient
 
-from skelmae.job_config import DataConfig, LinearEvalConfig, OptimConfig, PretrainConfig, TrackingConfig
-from skelmae.model_config import ModelConfig
-from skelmae.runner import run_linear_eval, run_pretrain
+from skelmae.config.jobs import DataConfig, LinearEvalConfig, OptimConfig, PretrainConfig, TrackingConfig
+from skelmae.model.config import ModelConfig
+from skelmae.train.launcher import run_linear_eval, run_pretrain
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from dashboards.ranking import GROUP_ORDER, KINDS, RANKED_KINDS, UNRANKED_TITLES
 from dashboards.report_figures import report_figures
 from dashboards.run_images import ARTIFACT_DIRS, run_images
 from dashboards.runs import ReportError, load_runs
-from skelmae.tracking import resolve_tracking_uri
+from skelmae.track.conventions import resolve_tracking_uri
 
 REPORT_ARTIFACT_DIR = "report"
 FIGURE_TEXT = {  # key -> (alt text, caption)

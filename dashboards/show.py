@@ -11,7 +11,8 @@ import argparse
 import os
 import sys
 
-from dashboards.skeleton_plot import DEFAULT_VIEW, load_sequence, plot_sequence_strip, save_animation
+from dashboards.skeleton_source import load_sequence
+from skelmae.track.skeleton_plot import DEFAULT_VIEW, plot_sequence_strip, save_animation
 
 FORMATS = (".png", ".gif", ".html")
 

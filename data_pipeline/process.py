@@ -2,7 +2,7 @@
 
 Parse (skeleton_format) -> choose actors (denoise) -> translate to the spine, optionally align the
 view (normalise). Training data (data_pipeline.pipeline) and prediction on new recordings
-(skelmae.inference) both call `process_file`, so they cannot drift apart.
+(skelmae.serve.predict) both call `process_file`, so they cannot drift apart.
 """
 
 from __future__ import annotations

@@ -7,41 +7,15 @@ ctrgcn-npz: x_train/x_test float32 [N, 300, 150], one-hot y_train/y_test, in the
 stgcn-npy: OUT/{train,val}_data_joint.npy [N, 3, 300, 25, 2] and OUT/{train,val}_label.pkl.
 """
 
-import os
 import sys
-from dataclasses import dataclass
-from typing import Literal
 
-from data_pipeline.exporters import MAX_FRAMES, export_dataset
-from data_pipeline.parquet_io import BENCHMARKS, MANIFEST
-from skelmae.config import ConfigError, load_job_config
-
-
-@dataclass
-class ExportJobConfig:
-    data: str = ""  # Parquet dataset directory written by jobs/preprocess.py
-    benchmark: str = "ntu60-xsub"
-    format: Literal["ctrgcn-npz", "stgcn-npy"] = "ctrgcn-npz"
-    out: str = ""  # .npz file (ctrgcn-npz) or directory (stgcn-npy)
-    max_frames: int = MAX_FRAMES
-
-    def validate(self) -> None:
-        if not self.data:
-            raise ConfigError("data", "required (a dataset directory written by jobs/preprocess.py)")
-        if not os.path.isfile(os.path.join(self.data, MANIFEST)):
-            raise ConfigError("data", f"{self.data!r} has no {MANIFEST}: not a finished dataset directory")
-        if self.benchmark not in BENCHMARKS:
-            raise ConfigError("benchmark", f"must be one of {sorted(BENCHMARKS)}, got {self.benchmark!r}")
-        if not self.out:
-            raise ConfigError("out", "required")
-        if self.format == "ctrgcn-npz" and not self.out.endswith(".npz"):
-            raise ConfigError("out", f"ctrgcn-npz writes one .npz file, got {self.out!r}")
-        if self.max_frames < 1:
-            raise ConfigError("max_frames", f"must be >= 1, got {self.max_frames}")
+from data_pipeline.exporters import export_dataset
+from skelmae.config.data_jobs import ExportJobConfig
+from skelmae.config.loader import load_job_config
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(ExportJobConfig, argv, "export")
+    cfg = load_job_config(ExportJobConfig, argv, "export", __doc__)
     if cfg is None:
         return 2
     s = export_dataset(cfg.data, cfg.benchmark, cfg.format, cfg.out, cfg.max_frames)

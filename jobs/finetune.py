@@ -7,20 +7,25 @@
 The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a signature.
 """
 
+import logging
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.job_config import FinetuneConfig
-from skelmae.runner import run_finetune
+from data_pipeline.redact import redact
+from skelmae.config.jobs import FinetuneConfig
+from skelmae.config.loader import load_job_config
+from skelmae.train.launcher import run_finetune
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(FinetuneConfig, argv, "finetune")
+    cfg = load_job_config(FinetuneConfig, argv, "finetune", __doc__)
     if cfg is None:
         return 2
+    # The platform reports progress (run IDs, where the data comes from) through `logging`.
+    logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("skelmae").setLevel(logging.INFO)
     result = run_finetune(cfg)
     m = result["metrics"]
-    print(f"finetune MLflow run : {result['run_id']} ({result['tracking_uri']})")
+    print(f"finetune MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"val accuracy        : top1={m.get('val_acc', float('nan')):.4f} top5={m.get('val_top5', float('nan')):.4f}")
     print(f"model               : {result['model_uri']}")
     return 0

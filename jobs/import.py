@@ -15,10 +15,11 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
+from data_pipeline.errors import ConfigError
 from data_pipeline.importers import ImportFormatError, import_arrays
 from data_pipeline.parquet_io import BENCHMARKS
 from data_pipeline.redact import redact
-from skelmae.config import ConfigError, load_job_config
+from skelmae.config.loader import load_job_config
 
 
 @dataclass

@@ -5,20 +5,25 @@
     python jobs/linear_eval.py --pretrained RUN_ID --data.label_fraction 0.01
 """
 
+import logging
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.job_config import LinearEvalConfig
-from skelmae.runner import run_linear_eval
+from data_pipeline.redact import redact
+from skelmae.config.jobs import LinearEvalConfig
+from skelmae.config.loader import load_job_config
+from skelmae.train.launcher import run_linear_eval
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(LinearEvalConfig, argv, "linear_eval")
+    cfg = load_job_config(LinearEvalConfig, argv, "linear_eval", __doc__)
     if cfg is None:
         return 2
+    # The platform reports progress (run IDs, where the data comes from) through `logging`.
+    logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("skelmae").setLevel(logging.INFO)
     result = run_linear_eval(cfg)
     m = result["metrics"]
-    print(f"linear eval MLflow run: {result['run_id']} ({result['tracking_uri']})")
+    print(f"linear eval MLflow run: {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"linear_acc={m['linear_acc']:.4f} top5={m['linear_top5']:.4f} knn_acc={m['knn_acc']:.4f}")
     return 0
 

@@ -6,34 +6,14 @@
 
 import sys
 import time
-from dataclasses import dataclass, field
 
-from data_pipeline.synthetic import ACTION_SPECS, SYNTHETIC_ACTIONS, generate_dataset
-from skelmae.config import ConfigError, load_job_config
-
-
-@dataclass
-class MakeSyntheticConfig:
-    out: str = "data/synthetic_raw"
-    samples: int = 500
-    seed: int = 0
-    actions: list[int] = field(default_factory=lambda: list(SYNTHETIC_ACTIONS))
-    workers: int = 1
-
-    def validate(self) -> None:
-        if not self.out:
-            raise ConfigError("out", "must name a directory")
-        if self.samples < 1:
-            raise ConfigError("samples", f"must be >= 1, got {self.samples}")
-        if self.workers < 1:
-            raise ConfigError("workers", f"must be >= 1, got {self.workers}")
-        unknown = [a for a in self.actions if a not in ACTION_SPECS]
-        if not self.actions or unknown or len(set(self.actions)) != len(self.actions):
-            raise ConfigError("actions", f"must be distinct IDs among {list(SYNTHETIC_ACTIONS)}, got {self.actions}")
+from data_pipeline.synthetic import generate_dataset
+from skelmae.config.data_jobs import MakeSyntheticConfig
+from skelmae.config.loader import load_job_config
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(MakeSyntheticConfig, argv, "make_synthetic")
+    cfg = load_job_config(MakeSyntheticConfig, argv, "make_synthetic", __doc__)
     if cfg is None:
         return 2
     start = time.perf_counter()

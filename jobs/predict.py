@@ -16,7 +16,7 @@ import json
 import sys
 
 from data_pipeline.redact import redact
-from skelmae.inference import ModelLoadError, Predictor
+from skelmae.serve.predict import ModelLoadError, Predictor
 
 
 def main(argv: list[str]) -> int:

@@ -14,15 +14,18 @@ every one is a row, an error or an exclusion: files in = rows out + errors + exc
 
 import sys
 
+from data_pipeline.errors import ConfigError
 from data_pipeline.pipeline import PreprocessJobConfig, run_preprocess
 from data_pipeline.redact import redact
-from skelmae.config import ConfigError, load_config
+from skelmae.config.loader import load_job_config
 
 
 def main(argv: list[str]) -> int:
     # Validate everything before Ray starts or any file is read.
+    cfg = load_job_config(PreprocessJobConfig, argv, "preprocess", __doc__)
+    if cfg is None:
+        return 2
     try:
-        cfg = load_config(PreprocessJobConfig, argv)
         manifest = run_preprocess(
             cfg.raw_dir,
             cfg.out,

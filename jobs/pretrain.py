@@ -5,29 +5,34 @@
     ray job submit --working-dir . -- python jobs/pretrain.py --scaling.num_workers 4 --scaling.use_gpu true
     python jobs/pretrain.py --tracking.run_name my-run --resume     # continue from the latest checkpoint
 
-Any field of skelmae.job_config.PretrainConfig is a flag (`--model.mask_ratio 0.75`).
+Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0.75`); `--help` lists them.
 """
 
+import logging
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.job_config import PretrainConfig
-from skelmae.runner import run_pretrain
+from data_pipeline.redact import redact
+from skelmae.config.jobs import PretrainConfig
+from skelmae.config.loader import load_job_config
+from skelmae.train.launcher import run_pretrain
 
 
 def main(argv: list[str]) -> int:
     # Validate everything before Ray starts or any data is touched.
-    cfg = load_job_config(PretrainConfig, argv, "pretrain")
+    cfg = load_job_config(PretrainConfig, argv, "pretrain", __doc__)
     if cfg is None:
         return 2
+    # The platform reports progress (run IDs, where the data comes from) through `logging`.
+    logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("skelmae").setLevel(logging.INFO)
     result = run_pretrain(cfg)
-    print(f"pretrain MLflow run : {result['run_id']} ({result['tracking_uri']})")
-    print(f"final checkpoint    : {result['checkpoint']}")
+    print(f"pretrain MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
+    print(f"final checkpoint    : {redact(str(result['checkpoint']))}")
     if "linear_eval" in result:
         m = result["linear_eval"]["metrics"]
         print(f"linear eval         : linear_acc={m['linear_acc']:.4f} knn_acc={m['knn_acc']:.4f} "
               f"(run {result['linear_eval']['run_id']})")
-    print(f"compare runs        : mlflow ui --backend-store-uri {result['tracking_uri']}")
+    print(f"compare runs        : mlflow ui --backend-store-uri {redact(result['tracking_uri'])}")
     return 0
 
 

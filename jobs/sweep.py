@@ -6,21 +6,29 @@
     python jobs/sweep.py --name my-sweep --resume          # finished trials are not rerun
     python -m dashboards.compare --experiment skelmae     # compare the trials
 
-Fields of skelmae.sweep.SweepConfig are flags; `--pretrain.X` reaches the per-trial pretraining config.
+Fields of skelmae.config.jobs.SweepConfig are flags (`--help` lists them); `--pretrain.X` reaches the
+per-trial pretraining config.
 """
 
+import logging
 import sys
 
-from skelmae.config import load_job_config
-from skelmae.sweep import SweepConfig, run_sweep
+from dashboards.sweep_report import log_sweep_report
+from data_pipeline.redact import redact
+from skelmae.config.jobs import SweepConfig
+from skelmae.config.loader import load_job_config
+from skelmae.tune.sweep import run_sweep
 
 
 def main(argv: list[str]) -> int:
-    cfg = load_job_config(SweepConfig, argv, "sweep")
+    cfg = load_job_config(SweepConfig, argv, "sweep", __doc__)
     if cfg is None:
         return 2
-    out = run_sweep(cfg)
-    print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({out['tracking_uri']})")
+    # The platform reports progress (run IDs, where the data comes from) through `logging`.
+    logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("skelmae").setLevel(logging.INFO)
+    out = run_sweep(cfg, report=log_sweep_report)
+    print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({redact(out['tracking_uri'])})")
     for t in sorted(out["trials"], key=lambda t: -t["score"]):
         print(f"  {t['strategy']:>15} ratio={t['mask_ratio']:.2f} score={t['score']:.4f} "
               f"epochs={t['epochs_trained']} {t['decision']}")

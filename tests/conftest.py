@@ -22,6 +22,15 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
+# A test that uses one of these starts a real Ray instance, trains, or starts a server: end to end, so
+# `pytest -m "not slow"` (everyday work) leaves it out and CI's full run keeps it.
+END_TO_END_FIXTURES = {"ray_local", "synthetic_dataset", "trained_classifier", "mlflow_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def _init_ray():
@@ -132,10 +141,10 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
     Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, pretrain_run_id,
     tracking_uri, num_frames, val_acc).
     """
-    from skelmae.config import load_config
-    from skelmae.job_config import FinetuneConfig, PretrainConfig
-    from skelmae.runner import run_finetune, run_pretrain
-    from skelmae.serving import promote
+    from skelmae.config.jobs import FinetuneConfig, PretrainConfig
+    from skelmae.config.loader import load_config
+    from skelmae.serve.registry import promote
+    from skelmae.train.launcher import run_finetune, run_pretrain
 
     root = tmp_path_factory.mktemp("classifier")
     name = "skelmae-test-classifier"

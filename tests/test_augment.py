@@ -1,6 +1,6 @@
 import numpy as np
 
-from skelmae.augment import random_rotate_scale, valid_crop_resize
+from skelmae.data.augment import random_rotate_scale, valid_crop_resize
 
 
 def _ramp(t):

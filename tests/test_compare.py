@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
 from matplotlib.figure import Figure
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-from dashboards.browser_check import dom_images, embedded_pngs, find_chromium, png_stats, render_in_chromium
 from dashboards.compare import ReportError, build_report, log_report_to_run, write_report
 from dashboards.report_figures import score_vs_mask_ratio_figure
-from skelmae.tracking import EXPERIMENT_KIND_TAG, ensure_experiment
+from skelmae.track.conventions import EXPERIMENT_KIND_TAG, ensure_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 EXP = "compare-sweep"

@@ -313,7 +313,7 @@ def test_configurable_thresholds_change_the_outcome():
      ("spread_ratio", {"spread_ratio": 0.0}), ("noise_spread_threshold", {"noise_spread_threshold": 1.5})],
 )
 def test_bad_config_names_the_field(field, kw):
-    from skelmae.config import ConfigError
+    from skelmae.config.loader import ConfigError
 
     with pytest.raises(ConfigError) as err:
         PreprocessConfig(**kw).validate()

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 
-from dashboards.figures import (
+from data_pipeline.action_names import ACTION_NAMES
+from skelmae.track.figures import (
     confusion_matrix,
     feature_map_coords,
     frame_mask,
@@ -16,8 +17,7 @@ from dashboards.figures import (
     plot_reconstruction,
     reconstruction_axes,
 )
-from dashboards.skeleton_plot import NTU_BONES, bone_artists
-from data_pipeline.action_names import ACTION_NAMES
+from skelmae.track.skeleton_plot import NTU_BONES, bone_artists
 
 ARM = [9, 10, 11, 23, 24]  # right elbow, wrist, hand, hand tip, thumb
 

@@ -6,10 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import psutil
+import pytest
 from mlflow.tracking import MlflowClient
+
+# End to end: starts a Ray cluster and submits a training job.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -26,12 +32,40 @@ def _ray(args: list[str], env: dict, timeout: int = 300) -> subprocess.Completed
                           text=True, timeout=timeout)
 
 
+def _stop_own_cluster(temp_dir: str) -> None:
+    """Stop the processes of the cluster started with `--temp-dir temp_dir`, by PID.
+
+    `ray stop` (with or without --force) kills every Ray process of the user on the machine, other
+    sessions' clusters included; every process of ours names its own temp dir on its command line.
+    """
+    ours = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if proc.pid != os.getpid() and temp_dir in " ".join(proc.info["cmdline"] or ()):
+                ours.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    for proc in ours:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(ours, timeout=20)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
     import ray
 
-    # One Ray per machine at a time here: stop the session's local instance (the next test restarts
-    # it) so `ray stop` below cannot take it down mid-test and the two never share the 2 CPUs.
+    # Stop the session's local instance (the next test restarts it) so the two never share the 2 CPUs.
     ray.shutdown()
+    # Its own temp dir (short: Ray's socket paths must fit in 107 bytes) keeps this cluster's address
+    # file and processes apart from any other Ray on the machine.
+    temp_dir = tempfile.mkdtemp(prefix="rayjs-", dir="/tmp")
     # `ray start` must run from the venv: the job's `python` comes from that process's PATH.
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "token",
            "RAY_USAGE_STATS_ENABLED": "0"}
@@ -39,7 +73,7 @@ def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     start = _ray(["start", "--head", f"--port={_free_port()}", "--node-ip-address=127.0.0.1",
                   "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", "--num-cpus=2",
-                  "--disable-usage-stats"], env)
+                  f"--temp-dir={temp_dir}", "--disable-usage-stats"], env)
     assert start.returncode == 0, start.stdout + start.stderr
     try:
         deadline = time.time() + 60
@@ -57,7 +91,7 @@ def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
         assert submit.returncode == 0, out[-4000:]
         assert "succeeded" in out
     finally:
-        _ray(["stop", "--force"], env, timeout=120)
+        _stop_own_cluster(temp_dir)
     runs = MlflowClient(tracking).search_runs(
         [MlflowClient(tracking).get_experiment_by_name("job-submit").experiment_id]
     )

@@ -1,6 +1,6 @@
 import torch
 
-from skelmae.knn import knn_accuracy, topk_accuracy, train_linear_probe
+from skelmae.train.probes import knn_accuracy, topk_accuracy, train_linear_probe
 
 
 def _clusters(n, d=8, k=3, seed=0, noise=0.2):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-
 import pytest
 import torch
+from pydantic import Field, ValidationError
 
-from skelmae.config import ConfigError, from_dict, load_config
-from skelmae.masking import expected_mask_ratio, masked_count
-from skelmae.model import (
+from skelmae.config.loader import ConfigError, config_error, load_config
+from skelmae.config.sections import Section
+from skelmae.model.config import PRESETS, ModelConfig
+from skelmae.model.mae import (
     EncoderWeightsError,
     SkeletonClassifier,
     SkeletonMAE,
@@ -19,7 +18,7 @@ from skelmae.model import (
     patchify,
     unpatchify,
 )
-from skelmae.model_config import PRESETS, ModelConfig
+from skelmae.model.masking import expected_mask_ratio, masked_count
 
 STRATEGIES = ["random", "joint", "frame", "spatiotemporal", "motion"]
 
@@ -39,15 +38,14 @@ def skeleton_batch(n: int = 4, num_frames: int = 32, seed: int = 0) -> torch.Ten
 
 
 # ---------------------------------------------------------------------------- config
-@dataclass
-class _Job:
-    model: ModelConfig = field(default_factory=ModelConfig)
+class _Job(Section):
+    model: ModelConfig = Field(default_factory=ModelConfig)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_preset_resolves_every_field_and_round_trips(preset):
     cfg = ModelConfig(preset=preset)
-    d = dataclasses.asdict(cfg)
+    d = cfg.model_dump()
     assert all(v is not None for v in d.values())
     assert d == {"preset": preset, **PRESETS[preset]}
     assert ModelConfig(**d) == cfg
@@ -62,7 +60,7 @@ def test_base_is_the_fields_standard():
 
 
 def test_explicit_values_override_preset_and_load_from_cli():
-    cfg = from_dict(ModelConfig, {"preset": "base", "mask_ratio": "0.75", "norm_target": "false"})
+    cfg = ModelConfig.model_validate({"preset": "base", "mask_ratio": "0.75", "norm_target": "false"})
     assert cfg.mask_ratio == 0.75 and cfg.norm_target is False and cfg.embed_dim == 256
     job = load_config(_Job, ["--model.mask_ratio", "0.6", "--model.mask_strategy=joint"])
     assert job.model.mask_ratio == 0.6 and job.model.mask_strategy == "joint"
@@ -72,9 +70,9 @@ def test_explicit_values_override_preset_and_load_from_cli():
 
 
 def test_unknown_preset_names_field():
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(ValidationError) as v:
         ModelConfig(preset="huge")
-    assert e.value.field == "preset"
+    assert config_error(v.value).field == "preset"
 
 
 @pytest.mark.parametrize("field_name,kwargs", [
@@ -92,12 +90,19 @@ def test_unknown_preset_names_field():
     ("drop_path", {"drop_path": 1.0}),
 ])
 def test_bad_config_fails_at_construction_naming_field(field_name, kwargs):
-    cfg = ModelConfig(**kwargs)
+    with pytest.raises(ValidationError) as v:
+        ModelConfig(**kwargs)
+    e = config_error(v.value)
+    assert e.field == field_name
+    assert str(e).startswith(field_name)
+    # A config changed after construction (no validation) is checked again when a model is built.
+    cfg = ModelConfig().model_copy(update=kwargs)
     for build in (lambda: SkeletonMAE(cfg), lambda: SkeletonClassifier(cfg, 10)):
-        with pytest.raises(ConfigError) as e:
+        with pytest.raises(ValidationError) as v:
             build()
-        assert e.value.field == field_name
-        assert str(e.value).startswith(field_name)
+        e = config_error(v.value)
+        assert e.field == field_name
+        assert str(e).startswith(field_name)
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -203,7 +208,7 @@ def test_forward_mask_matches_strategy_and_override(strategy):
         _, _, mask = model(x, mask_ratio=0.5)
     assert mask.mean().item() == pytest.approx(expected_mask_ratio(model.cfg, 0.5))
     assert model.effective_mask_ratio == pytest.approx(mask.mean().item())
-    with pytest.raises(ConfigError, match="mask_ratio"):
+    with pytest.raises(ValueError, match="mask_ratio"):
         model(x, mask_ratio=1.0)
 
 
@@ -421,7 +426,7 @@ def test_load_encoder_weights_from_state_dict_file_and_ddp_prefix(tmp_path):
     torch.manual_seed(1)
     sources = {
         "bare": mae.state_dict(),
-        "checkpoint": {"model": mae.state_dict(), "epoch": 3, "model_config": dataclasses.asdict(cfg)},
+        "checkpoint": {"model": mae.state_dict(), "epoch": 3, "model_config": cfg.model_dump()},
         "ddp": {"module." + k: v for k, v in mae.state_dict().items()},
     }
     path = tmp_path / "checkpoint.pt"

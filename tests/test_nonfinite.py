@@ -6,7 +6,6 @@ what is checked is the refusal, not accuracy.
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +15,9 @@ import pytest
 import torch
 
 from data_pipeline.synthetic import generate_dataset
-from skelmae.inference import MAX_BATCH, Predictor
-from skelmae.model import SkeletonClassifier
-from skelmae.model_config import ModelConfig
+from skelmae.model.config import ModelConfig
+from skelmae.model.mae import SkeletonClassifier
+from skelmae.serve.predict import MAX_BATCH, Predictor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +27,7 @@ def checkpoint(tmp_path_factory) -> str:
     torch.manual_seed(0)
     cfg = ModelConfig(preset="tiny", num_frames=16)
     path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    torch.save({"model": SkeletonClassifier(cfg, 60).state_dict(), "model_config": dataclasses.asdict(cfg),
+    torch.save({"model": SkeletonClassifier(cfg, 60).state_dict(), "model_config": cfg.model_dump(mode="json"),
                 "num_classes": 60, "config": {"data": {"eval_crop": 0.95}}}, path)
     return str(path)
 
@@ -92,7 +91,6 @@ def test_a_model_that_returns_nan_labels_nothing(checkpoint, files, tmp_path):
 
 def test_served_model_check_refuses_nan_inf_and_oversized_batches():
     from mlflow.exceptions import MlflowException
-
     from skelmae.served_classifier import check_batch
 
     x = np.zeros((3, 16, 2, 25, 3), np.float32)

@@ -13,7 +13,7 @@ from data_pipeline import parquet_io as pio
 from data_pipeline.pipeline import PreprocessJobConfig, run_preprocess
 from data_pipeline.process import PreprocessConfig
 from data_pipeline.synthetic import generate_dataset
-from skelmae.config import ConfigError, load_config
+from skelmae.config.loader import ConfigError, load_config
 
 NUM_SYNTHETIC = 200
 # Inputs that must not stop the job: each lands in the errors table (or is excluded) by its own reason.

@@ -15,7 +15,10 @@ import torch
 
 from data_pipeline.skeleton_format import parse_sample_name
 from data_pipeline.synthetic import SYNTHETIC_ACTIONS, generate_dataset
-from skelmae.inference import ModelLoadError, Predictor
+from skelmae.serve.predict import ModelLoadError, Predictor
+
+# End to end: trains a classifier (session fixture) and runs the predict job.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 # The training set is seed 0: these are new subjects, bodies and camera rigs.

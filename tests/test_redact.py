@@ -52,7 +52,7 @@ def test_predict_error_messages_hide_the_tracking_password(tmp_path):
 
 
 def test_resolve_pretrained_error_hides_the_tracking_password(monkeypatch):
-    from skelmae.tracking import resolve_pretrained
+    from skelmae.track.conventions import resolve_pretrained
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")

@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 
 from data_pipeline.synthetic import generate_dataset
-from skelmae.inference import MAX_BATCH, prepare_file
+from skelmae.serve.predict import MAX_BATCH, prepare_file
+
+# End to end: trains a classifier and starts `mlflow models serve`.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -102,7 +105,7 @@ def test_served_model_answers_with_the_labels_of_predict(trained_classifier, ser
 def test_promote_registers_a_run_and_moves_the_alias(trained_classifier):
     from mlflow.tracking import MlflowClient
 
-    from skelmae.serving import promote
+    from skelmae.serve.registry import promote
 
     uri, run = trained_classifier["tracking_uri"], trained_classifier["run_id"]
     client = MlflowClient(uri)

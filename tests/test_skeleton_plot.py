@@ -13,10 +13,10 @@ import pytest
 from mpl_toolkits.mplot3d.art3d import Line3D
 from PIL import Image
 
-from dashboards.skeleton_plot import (
+from dashboards.skeleton_source import load_sequence
+from skelmae.track.skeleton_plot import (
     NTU_BONES,
     bone_artists,
-    load_sequence,
     plot_sequence_strip,
     save_animation,
 )
@@ -189,7 +189,7 @@ def _write_skeleton_file(path: Path, data: np.ndarray) -> None:
 
 def test_load_sequence_from_a_skeleton_file_goes_through_preprocessing(tmp_path):
     from data_pipeline.process import PreprocessConfig
-    from skelmae.config import ConfigError
+    from skelmae.config.loader import ConfigError
 
     path = tmp_path / "S001C001P001R001A050.skeleton"
     _write_skeleton_file(path, body_sequence(24, actors=2))

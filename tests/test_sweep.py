@@ -9,8 +9,10 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from skelmae.config import ConfigError, load_config
-from skelmae.sweep import SweepConfig, run_sweep
+from dashboards.sweep_report import log_sweep_report
+from skelmae.config.jobs import SweepConfig
+from skelmae.config.loader import ConfigError, load_config
+from skelmae.tune.sweep import run_sweep
 
 
 def _cfg(data: str, tmp_path: Path, *extra: str) -> SweepConfig:
@@ -34,8 +36,10 @@ def test_sweep_config_errors_name_the_field():
         load_config(SweepConfig, ["--pretrain.model.preset", "huge"])
 
 
+@pytest.mark.slow
 def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, synthetic_dataset, tmp_path):
-    out = run_sweep(_cfg(synthetic_dataset, tmp_path, "--champion", "sweep-champion", "--champion_epochs", "1"))
+    out = run_sweep(_cfg(synthetic_dataset, tmp_path, "--champion", "sweep-champion", "--champion_epochs", "1"),
+                    report=log_sweep_report)
     client = MlflowClient(mlflow_store)
     parent = client.get_run(out["parent_run_id"])
     assert parent.data.tags["job_kind"] == "sweep"
@@ -82,7 +86,8 @@ def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, syn
 
     # Resume: finished trials are not rerun, so their child runs gain no new metric steps.
     before = {c.info.run_id: len(client.get_metric_history(c.info.run_id, "loss")) for c in children}
-    again = run_sweep(_cfg(synthetic_dataset, tmp_path, "--resume", "--evaluate_best", "false"))
+    again = run_sweep(_cfg(synthetic_dataset, tmp_path, "--resume", "--evaluate_best", "false"),
+                      report=log_sweep_report)
     assert again["parent_run_id"] == out["parent_run_id"]
     after = {rid: len(client.get_metric_history(rid, "loss")) for rid in before}
     assert after == before
@@ -91,3 +96,15 @@ def test_sweep_parent_children_asha_best_and_resume(ray_local, mlflow_store, syn
     assert len(client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out['parent_run_id']}'"
     )) == 3
+
+
+def test_trial_config_applies_the_trial_and_masking_sub_ratio_rule():
+    from skelmae.tune.sweep import trial_pretrain_config
+
+    base = load_config(SweepConfig, ["--pretrain.optim.batch_size", "16"]).pretrain
+    cfg = trial_pretrain_config(base, {"strategy": "spatiotemporal", "mask_ratio": 0.75, "lr": 0.002})
+    # Split evenly between joints and segments so that 1 - (1 - j)(1 - f) = 0.75.
+    assert cfg.model.joint_mask_ratio == pytest.approx(0.5) == cfg.model.frame_mask_ratio
+    assert cfg.optim.lr == 0.002 and cfg.optim.batch_size == 16 and cfg.optim.epochs == base.optim.epochs
+    other = trial_pretrain_config(base, {"strategy": "random", "mask_ratio": 0.6, "preset": "base"})
+    assert other.model.embed_dim == 256 and other.model.mask_strategy == "random" and other.model.mask_ratio == 0.6

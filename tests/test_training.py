@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 import mlflow
+import pytest
 from mlflow.tracking import MlflowClient
 
-from skelmae.config import load_config
-from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig
-from skelmae.runner import run_finetune, run_linear_eval, run_pretrain
+from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig
+from skelmae.config.loader import load_config
+from skelmae.train.launcher import run_finetune, run_linear_eval, run_pretrain
+
+# End to end: real Ray Train fits and MLflow runs.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 # Small enough for 2 CPU cores: 2 workers share them with Ray Data at half a CPU each.
@@ -118,7 +122,7 @@ def test_pretrain_and_finetune_on_mlflow_server(ray_local, mlflow_server, synthe
 
     mlflow.set_tracking_uri(mlflow_server)
     model = mlflow.pyfunc.load_model(f"runs:/{ft['run_id']}/model")
-    from skelmae.datasets import load_split_arrays
+    from skelmae.data.batches import load_split_arrays
 
     x, y, _ = load_split_arrays(synthetic_dataset, "ntu60-xsub", "test", 16, 0.95, limit=5)
     probs = model.predict(x)

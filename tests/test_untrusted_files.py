@@ -7,7 +7,6 @@ error names the file. The project's own checkpoints hold only tensors and plain 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from skelmae.checkpoint_file import CheckpointFileError, read_checkpoint
+from skelmae.checkpoint import CheckpointError as CheckpointFileError
+from skelmae.checkpoint import read as read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,11 +32,11 @@ class _RunsCode:
 @pytest.fixture
 def payload(tmp_path) -> tuple[Path, Path]:
     """(payload checkpoint, marker it would create): shaped like a fine-tuning checkpoint."""
-    from skelmae.model_config import ModelConfig
+    from skelmae.model.config import ModelConfig
 
     marker = tmp_path / "MARKER"
     path = tmp_path / "downloaded.pt"
-    torch.save({"model": {}, "model_config": dataclasses.asdict(ModelConfig(preset="tiny")), "num_classes": 60,
+    torch.save({"model": {}, "model_config": ModelConfig(preset="tiny").model_dump(mode="json"), "num_classes": 60,
                 "config": {"data": {}}, "extra": _RunsCode(marker)}, path)
     # The payload is live: an unrestricted load runs it (the one deliberate unsafe load, to prove the test bites).
     torch.load(path, weights_only=False)
@@ -54,23 +54,23 @@ def test_read_checkpoint_refuses_a_payload_and_names_the_file(payload):
 
 def test_pretrained_paths_refuse_a_payload(payload, tmp_path):
     """`--pretrained FILE` of linear eval / fine-tune: resolve, read the model config, load the encoder."""
-    from skelmae.model import SkeletonClassifier, load_encoder_weights
-    from skelmae.model_config import ModelConfig
-    from skelmae.runner import _model_config_from_checkpoint
-    from skelmae.tracking import resolve_pretrained
+    from skelmae.checkpoint import model_config_of
+    from skelmae.model.config import ModelConfig
+    from skelmae.model.mae import SkeletonClassifier, load_encoder_weights
+    from skelmae.track.conventions import resolve_pretrained
 
     path, marker = payload
     local, run = resolve_pretrained(str(path), f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert (local, run) == (str(path.resolve()), None)
     with pytest.raises(ValueError, match=rf"{path}: cannot read as a checkpoint"):
-        _model_config_from_checkpoint(local)
+        model_config_of(local)
     with pytest.raises(ValueError, match=rf"{path}: cannot read as a checkpoint"):
         load_encoder_weights(SkeletonClassifier(ModelConfig(preset="tiny"), 60), local)
     assert not marker.exists()
 
 
 def test_predictor_refuses_a_payload_file_and_checkpoint_dir(payload, tmp_path):
-    from skelmae.inference import ModelLoadError, Predictor
+    from skelmae.serve.predict import ModelLoadError, Predictor
 
     path, marker = payload
     with pytest.raises(ModelLoadError, match=rf"{path}: cannot read as a checkpoint"):
@@ -100,31 +100,28 @@ def test_classifier_files_refuse_a_payload_weights_file(payload, tmp_path):
     """The weights artifact of a logged MLflow model is read the same way."""
     import json
 
-    from skelmae.model_config import ModelConfig
-    from skelmae.serving import classifier_from_files
+    from skelmae.model.config import ModelConfig
+    from skelmae.serve.registry import classifier_from_files
 
     path, marker = payload
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"model_config": dataclasses.asdict(ModelConfig(preset="tiny")), "num_classes": 60}))
+    model_config = ModelConfig(preset="tiny").model_dump(mode="json")
+    config.write_text(json.dumps({"model_config": model_config, "num_classes": 60}))
     with pytest.raises(ValueError, match=rf"{path}: cannot read as a checkpoint"):
         classifier_from_files(str(path), str(config))
     assert not marker.exists()
 
 
-def _as_dict(cfg) -> dict:
-    return cfg.model_dump() if hasattr(cfg, "model_dump") else dataclasses.asdict(cfg)
-
-
 @pytest.mark.parametrize("kind", ["pretrain", "finetune"])
 def test_own_training_checkpoints_load_with_weights_only(kind, tmp_path):
     """What the training loops save (state dicts, optimizer state, config dicts, numbers) needs no pickle."""
-    from skelmae.job_config import FinetuneConfig, PretrainConfig
-    from skelmae.model import SkeletonClassifier, SkeletonMAE
-    from skelmae.model_config import ModelConfig
-    from skelmae.train_loops import CHECKPOINT_FILE, _load_checkpoint, _training_checkpoint
+    from skelmae import checkpoint
+    from skelmae.config.jobs import FinetuneConfig, PretrainConfig
+    from skelmae.model.config import ModelConfig
+    from skelmae.model.mae import SkeletonClassifier, SkeletonMAE
 
     cfg = PretrainConfig() if kind == "pretrain" else FinetuneConfig()
-    cfg_dict = _as_dict(cfg)
+    cfg_dict = cfg.model_dump(mode="json")
     model = SkeletonMAE(ModelConfig(preset="tiny")) if kind == "pretrain" else \
         SkeletonClassifier(ModelConfig(preset="tiny"), 60)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -132,7 +129,8 @@ def test_own_training_checkpoints_load_with_weights_only(kind, tmp_path):
     loss.backward()
     optimizer.step()  # optimizer state with its step counters
     extra = {"last_score": 0.5} if kind == "pretrain" else {"num_classes": 60}
-    ckpt = _training_checkpoint(model, optimizer, 0, 10, {"cfg": cfg_dict, "run_id": "abc"}, **extra)
-    state = read_checkpoint(os.path.join(ckpt.path, CHECKPOINT_FILE))
+    path = tmp_path / checkpoint.CHECKPOINT_FILE
+    checkpoint.save(checkpoint.training_state(model, optimizer, 0, 10, cfg, "abc", **extra), path)
+    state = read_checkpoint(path)
     assert state["config"] == cfg_dict and state["optimizer"]["state"]
-    assert _load_checkpoint(ckpt)["epoch"] == 0
+    assert checkpoint.load(path)["epoch"] == 0

@@ -20,8 +20,7 @@ import math
 
 import torch
 
-from data_pipeline.errors import ConfigError
-from skelmae.model_config import ModelConfig
+from skelmae.model.config import ModelConfig
 
 Masking = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -29,7 +28,7 @@ Masking = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 def check_ratio(ratio: float, field: str = "mask_ratio") -> float:
     ratio = float(ratio)
     if not 0.0 <= ratio < 1.0:
-        raise ConfigError(field, f"must be in [0, 1), got {ratio}")
+        raise ValueError(f"{field}: must be in [0, 1), got {ratio}")
     return ratio
 
 
@@ -214,4 +213,4 @@ def sample_mask(cfg: ModelConfig, patches: torch.Tensor, mask_ratio: float | Non
         return frame_masking(b, ts, v, r, generator, dev)
     if strategy == "motion":
         return motion_masking(token_motion(patches), r, cfg.motion_tau, generator)
-    raise ConfigError("mask_strategy", f"unknown strategy {strategy!r}")
+    raise ValueError(f"mask_strategy: unknown strategy {strategy!r}")

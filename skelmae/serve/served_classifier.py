@@ -1,6 +1,6 @@
 """The code MLflow runs to load and serve the fine-tuned classifier (MLflow "models from code").
 
-`skelmae.serving.log_classifier` logs this file as the model's code and two plain artifacts: the
+`skelmae.serve.registry.log_classifier` logs this file as the model's code and two plain artifacts: the
 classifier's weights (a state dict, read back with `weights_only=True`) and its config (JSON). No
 pickled Python object is stored, so loading a logged model cannot unpickle code. The class needs the
 installed `skelmae` package, as the pickled module it replaces did.
@@ -17,7 +17,7 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from skelmae.inference import MAX_BATCH
+from skelmae.serve.predict import MAX_BATCH
 
 
 def check_batch(x: np.ndarray, max_batch: int = MAX_BATCH) -> None:
@@ -38,7 +38,7 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         import torch
 
-        from skelmae.serving import classifier_from_files
+        from skelmae.serve.registry import classifier_from_files
 
         self.torch = torch
         self.model = classifier_from_files(context.artifacts["weights"], context.artifacts["config"])

@@ -18,8 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from skelmae.masking import expected_mask_ratio, sample_mask
-from skelmae.model_config import ModelConfig
+from skelmae.model.config import ModelConfig
+from skelmae.model.masking import expected_mask_ratio, sample_mask
 
 
 # ---------------------------------------------------------------------------- tokens
@@ -376,9 +376,9 @@ def load_encoder_weights(model: SkeletonClassifier | SkeletonMAE,
     if isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
             raise FileNotFoundError(f"no checkpoint file {source}")
-        from skelmae.checkpoint_file import read_checkpoint
+        from skelmae import checkpoint  # not at top: the checkpoint module reads ModelConfig from here
 
-        source = read_checkpoint(source)  # tensors and plain containers only: a downloaded file runs no code
+        source = checkpoint.read(source)  # tensors and plain containers only: a downloaded file runs no code
     if not isinstance(source, Mapping):
         raise EncoderWeightsError(f"{where}: expected a state dict or checkpoint dict, "
                                   f"got {type(source).__name__}")

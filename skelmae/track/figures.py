@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from dashboards.skeleton_plot import (
+from skelmae.track.skeleton_plot import (
     ACTOR_COLORS,
     DEFAULT_VIEW,
     as_numpy,
@@ -164,8 +165,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int) -> np.ndarray:
     for name, a in (("y_true", t), ("y_pred", p)):
         if a.size and (a.min() < 0 or a.max() >= num_classes):
             raise ValueError(f"{name}: labels must lie in 0..{num_classes - 1}, got {a.min()}..{a.max()}")
-    k = num_classes
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+    return sklearn_confusion_matrix(t, p, labels=np.arange(num_classes)).astype(np.int64)
 
 
 def per_class_accuracy(y_true: Any, y_pred: Any, class_names: Sequence[str]) -> pd.DataFrame:

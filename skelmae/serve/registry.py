@@ -1,6 +1,6 @@
 """The fine-tuned classifier as an MLflow model: probabilities out, loadable with mlflow.pyfunc.
 
-The model is logged as code (`skelmae/served_classifier.py`) plus its weights and config, not as a
+The model is logged as code (`skelmae/serve/served_classifier.py`) plus its weights and config, not as a
 pickled module: loading it unpickles nothing but tensors. It takes preprocessed, fixed-length
 sequences `x: [N, T, 2, 25, 3]` float32 (what `jobs/predict.py` makes from `.skeleton` files) and
 returns class probabilities `[N, num_classes]`; the predicted label is the argmax.
@@ -8,7 +8,6 @@ returns class probabilities `[N, num_classes]`; the predicted label is the argma
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -19,10 +18,10 @@ import numpy as np
 import torch
 from mlflow.models import infer_signature
 
-from skelmae.checkpoint_file import read_checkpoint
-from skelmae.job_config import FinetuneConfig
-from skelmae.model import SkeletonClassifier
-from skelmae.model_config import ModelConfig
+from skelmae.checkpoint import read as read_checkpoint
+from skelmae.config.jobs import FinetuneConfig
+from skelmae.model.config import ModelConfig
+from skelmae.model.mae import SkeletonClassifier
 
 
 class ActionClassifier(torch.nn.Module):
@@ -77,7 +76,7 @@ def _dataset_preprocess(data_path: str) -> dict:
 def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_path: str,
                    cfg: FinetuneConfig) -> str:
     """Log the classifier of `checkpoint_file` as the run's `model` (registered if configured)."""
-    from skelmae.datasets import load_split_arrays
+    from skelmae.data.batches import load_split_arrays
 
     model = classifier_from_checkpoint(checkpoint_file)
     x, _, _ = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames,
@@ -90,7 +89,7 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
     with tempfile.TemporaryDirectory(prefix="skelmae-model-") as tmp, mlflow.start_run(run_id=run_id):
         weights, config = os.path.join(tmp, "weights.pt"), os.path.join(tmp, "config.json")
         torch.save(model.classifier.state_dict(), weights)
-        Path(config).write_text(json.dumps({"model_config": dataclasses.asdict(model.classifier.cfg),
+        Path(config).write_text(json.dumps({"model_config": model.classifier.cfg.model_dump(mode="json"),
                                             "num_classes": model.classifier.num_classes}))
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -102,7 +101,7 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
             pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                               f"numpy=={np.__version__}"],
             registered_model_name=cfg.register_as or None,
-            # What skelmae.inference needs to turn a `.skeleton` file into this model's input exactly
+            # What skelmae.serve.predict needs to turn a `.skeleton` file into this model's input exactly
             # as the training data path did.
             metadata={"num_frames": model.classifier.cfg.num_frames, "eval_crop": cfg.data.eval_crop,
                       "num_classes": int(probs.shape[1]), "preprocess": _dataset_preprocess(data_path)},
@@ -118,7 +117,7 @@ def promote(run_id: str, name: str, alias: str = "champion", tracking_uri: str =
     """
     from mlflow.tracking import MlflowClient
 
-    from skelmae.tracking import resolve_tracking_uri
+    from skelmae.track.conventions import resolve_tracking_uri
 
     client = MlflowClient(resolve_tracking_uri(tracking_uri))
     run = client.get_run(run_id)  # an unknown run fails here, naming it

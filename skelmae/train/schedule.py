@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from skelmae.job_config import OptimConfig
+from skelmae.config.jobs import OptimConfig
 
 
 def lr_at(epoch: float, cfg: OptimConfig) -> float:

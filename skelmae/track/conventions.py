@@ -15,8 +15,9 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from data_pipeline.redact import redact
+from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def resolve_tracking_uri(configured: str = "") -> str:
@@ -93,15 +94,15 @@ def resolve_pretrained(source: str, tracking_uri: str) -> tuple[str, str | None]
     """A `--pretrained` value -> (local checkpoint file, pretraining MLflow run ID or None).
 
     `source` is a checkpoint file, a checkpoint directory holding `checkpoint.pt`, or an MLflow run
-    ID whose run logged `checkpoint/checkpoint.pt`.
+    ID whose run logged `checkpoint/checkpoint.pt` (the launcher logs every final checkpoint there).
     """
     p = Path(source).expanduser()
     if p.is_file():
         return str(p.resolve()), None
     if p.is_dir():
-        f = p / "checkpoint.pt"
+        f = p / CHECKPOINT_FILE
         if not f.is_file():
-            raise FileNotFoundError(f"pretrained: {source} holds no checkpoint.pt")
+            raise FileNotFoundError(f"pretrained: {source} holds no {CHECKPOINT_FILE}")
         return str(f.resolve()), None
     client = MlflowClient(tracking_uri)
     try:
@@ -111,6 +112,6 @@ def resolve_pretrained(source: str, tracking_uri: str) -> tuple[str, str | None]
             f"pretrained: {source!r} is neither a checkpoint path nor a run ID in {redact(tracking_uri)}"
         ) from None
     local = mlflow.artifacts.download_artifacts(
-        run_id=source, artifact_path="checkpoint/checkpoint.pt", tracking_uri=tracking_uri
+        run_id=source, artifact_path=f"{ARTIFACT_DIR}/{CHECKPOINT_FILE}", tracking_uri=tracking_uri
     )
     return local, source

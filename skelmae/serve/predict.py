@@ -2,7 +2,7 @@
 
 A file goes through exactly the training data path: `data_pipeline.process.process_file` (parse,
 denoise, normalise - what jobs/preprocess.py runs) and the evaluation crop/resize to T of
-`skelmae.datasets.SequenceBatcher` (what every evaluation batch gets). One code path, not a copy.
+`skelmae.data.batches.SequenceBatcher` (what every evaluation batch gets). One code path, not a copy.
 The settings of that path (T, eval crop, preprocessing config) come with the model: the MLflow
 model's metadata, or the fine-tuning checkpoint's config and its dataset's manifest.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from data_pipeline.action_names import action_name
 from data_pipeline.process import PreprocessConfig, process_file
 from data_pipeline.redact import redact
-from skelmae.datasets import SequenceBatcher
+from skelmae.data.batches import SequenceBatcher
 
 # Sequences per model call, and the most the served model accepts in one request (~25 MB of JSON at T=64).
 MAX_BATCH = 256
@@ -91,8 +91,8 @@ class Predictor:
     def _load_checkpoint(self, path: str) -> None:
         import torch
 
-        from skelmae.checkpoint_file import read_checkpoint
-        from skelmae.serving import classifier_from_state
+        from skelmae.checkpoint import read as read_checkpoint
+        from skelmae.serve.registry import classifier_from_state
 
         try:
             state = read_checkpoint(path)  # tensors and plain containers only: a downloaded file runs no code

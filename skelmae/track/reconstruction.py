@@ -8,10 +8,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dashboards.figures import plot_reconstruction  # noqa: E402
 from data_pipeline.action_names import action_name  # noqa: E402
-from skelmae.model import SkeletonMAE  # noqa: E402
-from skelmae.model_config import ModelConfig  # noqa: E402
+from skelmae.model.config import ModelConfig  # noqa: E402
+from skelmae.model.mae import SkeletonMAE  # noqa: E402
+from skelmae.track.figures import plot_reconstruction  # noqa: E402
 
 
 @torch.no_grad()

@@ -8,14 +8,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from dashboards.figures import (  # noqa: E402
+from data_pipeline.action_names import ACTION_NAMES  # noqa: E402
+from skelmae.track.figures import (  # noqa: E402
     confusion_matrix,
     feature_map_coords,
     per_class_accuracy,
     plot_confusion_matrix,
     plot_feature_map,
 )
-from data_pipeline.action_names import ACTION_NAMES  # noqa: E402
 
 
 def log_confusion(logger, y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The per-worker training loops that Ray Train runs: MAE pretraining, fine-tuning, linear eval.
 
-Each loop gets `config = {"cfg": <job config as dict>, ...driver facts}` and reads its data shard
+Each loop gets `config = {"cfg": <job config model>, ...driver facts}` and reads its data shard
 with `ray.train.get_dataset_shard`. Rank 0 alone logs to the job's MLflow run (created by the
 driver); every rank calls `ray.train.report` the same number of times.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import ray.train
 import ray.train.torch
@@ -22,14 +23,15 @@ import torch.nn.functional as F
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from skelmae.config import from_dict
-from skelmae.datasets import SequenceBatcher, load_split_arrays
-from skelmae.job_config import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
-from skelmae.knn import knn_accuracy, topk_accuracy, train_linear_probe
-from skelmae.model import SkeletonClassifier, SkeletonMAE, load_encoder_weights
-from skelmae.schedule import lr_at, param_groups
-
-CHECKPOINT_FILE = "checkpoint.pt"
+from skelmae import checkpoint
+from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
+from skelmae.data.batches import SequenceBatcher, load_split_arrays
+from skelmae.model.mae import SkeletonClassifier, SkeletonMAE, load_encoder_weights
+from skelmae.track.evaluation_figures import log_confusion, log_feature_map
+from skelmae.track.reconstruction import reconstruction_figure
+from skelmae.train.engine import autocast, train_one_epoch
+from skelmae.train.probes import knn_accuracy, topk_accuracy, train_linear_probe
+from skelmae.train.schedule import lr_at, param_groups
 
 
 # ---------------------------------------------------------------------------- worker plumbing
@@ -62,11 +64,6 @@ def _setup(seed: int, scaling: ScalingConfig) -> tuple[int, int, torch.device]:
     return rank, world, ray.train.torch.get_device()
 
 
-def _autocast(device: torch.device, precision: str):
-    on = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if on else nullcontext()
-
-
 def _distributed(world: int) -> bool:
     return world > 1 and dist.is_available() and dist.is_initialized()
 
@@ -89,7 +86,7 @@ def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world
     for batch in ray.train.get_dataset_shard(shard_name).iter_torch_batches(
         batch_size=batch_size, collate_fn=batcher
     ):
-        with _autocast(device, precision):
+        with autocast(device, precision):
             _, pooled = encoder.encode(batch["x"].to(device))
         feats.append(pooled.float().cpu())
         labels.append(batch["label"])
@@ -103,30 +100,16 @@ def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world
     return f, y
 
 
-def _save_checkpoint(state: dict) -> ray.train.Checkpoint:
+def _to_ray(state: dict) -> ray.train.Checkpoint:
+    """The state as a Ray Train checkpoint directory (reported with `ray.train.report`)."""
     tmp = tempfile.mkdtemp(prefix="skelmae-ckpt-")
-    torch.save(state, os.path.join(tmp, CHECKPOINT_FILE))
+    checkpoint.save(state, os.path.join(tmp, checkpoint.CHECKPOINT_FILE))
     return ray.train.Checkpoint.from_directory(tmp)
 
 
-def _training_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
-                         steps_per_epoch: int, config: dict, **extra) -> ray.train.Checkpoint:
-    """What `--resume`, a restarted worker and the downstream jobs read back from a training loop."""
-    return _save_checkpoint({
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": {"epoch": epoch + 1, "steps_per_epoch": steps_per_epoch},
-        "epoch": epoch,
-        "config": config["cfg"],
-        "model_config": config["cfg"]["model"],
-        "mlflow_run_id": config["run_id"],
-        **extra,
-    })
-
-
-def _load_checkpoint(ckpt: ray.train.Checkpoint) -> dict:
+def _from_ray(ckpt: ray.train.Checkpoint) -> dict:
     with ckpt.as_directory() as d:
-        return torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu", weights_only=True)
+        return checkpoint.load(os.path.join(d, checkpoint.CHECKPOINT_FILE))
 
 
 def _maybe_inject_fault(epoch: int, fail_at_epoch: int, marker: str | None, rank: int) -> None:
@@ -138,8 +121,13 @@ def _maybe_inject_fault(epoch: int, fail_at_epoch: int, marker: str | None, rank
 
 
 # ---------------------------------------------------------------------------- pretraining
+def _reconstruction_loss(model, x, y):
+    loss, _, _ = model(x)
+    return loss, None
+
+
 def pretrain_loop(config: dict) -> None:
-    cfg = from_dict(PretrainConfig, config["cfg"])
+    cfg: PretrainConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
@@ -148,7 +136,7 @@ def pretrain_loop(config: dict) -> None:
     start_epoch, last_score = 0, 0.0
     ckpt = ray.train.get_checkpoint()
     if ckpt is not None:
-        state = _load_checkpoint(ckpt)
+        state = _from_ray(ckpt)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
@@ -163,31 +151,15 @@ def pretrain_loop(config: dict) -> None:
 
     for epoch in range(start_epoch, cfg.optim.epochs):
         _maybe_inject_fault(epoch, cfg.fail_at_epoch, config.get("fault_marker"), rank)
-        model.train()
         batcher = SequenceBatcher(
             cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
             rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[cfg.seed, epoch, rank],
         )
-        loss_sum, seen, wait_s, t0 = 0.0, 0, 0.0, time.perf_counter()
-        t_wait = time.perf_counter()
-        for step, batch in enumerate(shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)):
-            wait_s += time.perf_counter() - t_wait
-            lr = lr_at(epoch + step / steps_per_epoch, cfg.optim)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            x = batch["x"].to(device)
-            with _autocast(device, cfg.scaling.precision):
-                loss, _, _ = model(x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            optimizer.step()
-            loss_sum += loss.item() * len(x)
-            seen += len(x)
-            t_wait = time.perf_counter()
-        elapsed = time.perf_counter() - t0
-        loss_total, seen_total, wait_max = _sum_across([loss_sum, seen, wait_s], world)
+        batches = shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)
+        stats = train_one_epoch(model, batches, optimizer, device, epoch, steps_per_epoch, cfg.optim,
+                                cfg.scaling.precision, _reconstruction_loss)
+        elapsed = stats.elapsed_s
+        loss_total, seen_total, wait_max = _sum_across([stats.loss_sum, stats.seen, stats.wait_s], world)
         metrics = {
             "epoch": epoch,
             "loss": loss_total / max(seen_total, 1),
@@ -211,10 +183,11 @@ def pretrain_loop(config: dict) -> None:
         figure_due = (cfg.figure_every and (epoch + 1) % cfg.figure_every == 0) or last
         if rank == 0 and figure_samples is not None and figure_due:
             _log_reconstruction(mae, figure_samples, cfg, logger, epoch, device)
-        checkpoint = None
+        saved = None
         if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
-            checkpoint = _training_checkpoint(mae, optimizer, epoch, steps_per_epoch, config, last_score=last_score)
-        ray.train.report(metrics, checkpoint=checkpoint)
+            saved = _to_ray(checkpoint.training_state(mae, optimizer, epoch, steps_per_epoch, cfg,
+                                                                config["run_id"], last_score=last_score))
+        ray.train.report(metrics, checkpoint=saved)
 
 
 NUM_FIGURE_SAMPLES = 4
@@ -230,18 +203,19 @@ def _figure_samples(data_path: str | None, cfg: PretrainConfig) -> dict | None:
 
 
 def _log_reconstruction(mae, samples: dict, cfg: PretrainConfig, logger: RunLogger, epoch: int, device) -> None:
-    from skelmae.reconstruction import reconstruction_figure
-
     fig = reconstruction_figure(mae, samples, cfg.model, device=device, seed=cfg.seed)
     logger.log_figure(fig, f"reconstructions/epoch_{epoch:03d}.png")
-    import matplotlib.pyplot as plt
-
     plt.close(fig)
 
 
 # ---------------------------------------------------------------------------- fine-tuning
+def _classification_loss(label_smoothing: float, model, x, y):
+    logits = model(x)
+    return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing), logits
+
+
 def finetune_loop(config: dict) -> None:
-    cfg = from_dict(FinetuneConfig, config["cfg"])
+    cfg: FinetuneConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
@@ -252,7 +226,7 @@ def finetune_loop(config: dict) -> None:
     start_epoch = 0
     ckpt = ray.train.get_checkpoint()
     if ckpt is not None:
-        state = _load_checkpoint(ckpt)
+        state = _from_ray(ckpt)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
@@ -263,29 +237,14 @@ def finetune_loop(config: dict) -> None:
     shard = ray.train.get_dataset_shard("train")
     eval_batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
     for epoch in range(start_epoch, cfg.optim.epochs):
-        model.train()
         batcher = SequenceBatcher(
             cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
             rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[cfg.seed, epoch, rank],
         )
-        loss_sum, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
-        for step, batch in enumerate(shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)):
-            lr = lr_at(epoch + step / steps_per_epoch, cfg.optim)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
-            x, y = batch["x"].to(device), batch["label"].to(device)
-            with _autocast(device, cfg.scaling.precision):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-            optimizer.step()
-            loss_sum += loss.item() * len(x)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(x)
-        elapsed = time.perf_counter() - t0
+        batches = shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)
+        stats = train_one_epoch(model, batches, optimizer, device, epoch, steps_per_epoch, cfg.optim,
+                                cfg.scaling.precision, partial(_classification_loss, cfg.label_smoothing))
+        elapsed = stats.elapsed_s
 
         model.eval()
         v_correct, v_top5, v_seen = 0.0, 0.0, 0
@@ -295,14 +254,14 @@ def finetune_loop(config: dict) -> None:
                 batch_size=cfg.optim.batch_size, collate_fn=eval_batcher
             ):
                 x, y = batch["x"].to(device), batch["label"].to(device)
-                with _autocast(device, cfg.scaling.precision):
+                with autocast(device, cfg.scaling.precision):
                     logits = clf(x).float()
                 v_correct += (logits.argmax(1) == y).sum().item()
                 v_top5 += topk_accuracy(logits, y, 5) * len(y)
                 v_seen += len(y)
                 preds.append(logits.argmax(1).cpu())
                 trues.append(y.cpu())
-        totals = _sum_across([loss_sum, correct, seen, v_correct, v_top5, v_seen], world)
+        totals = _sum_across([stats.loss_sum, stats.correct, stats.seen, v_correct, v_top5, v_seen], world)
         metrics = {
             "epoch": epoch,
             "loss": totals[0] / max(totals[2], 1),
@@ -318,12 +277,12 @@ def finetune_loop(config: dict) -> None:
         if rank == 0:
             logger.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
             if last:
-                _log_confusion(logger, y_true, y_pred, cfg.data.num_classes)
-        checkpoint = None
+                log_confusion(logger, y_true, y_pred, cfg.data.num_classes)
+        saved = None
         if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
-            checkpoint = _training_checkpoint(clf, optimizer, epoch, steps_per_epoch, config,
-                                              num_classes=cfg.data.num_classes)
-        ray.train.report(metrics, checkpoint=checkpoint)
+            saved = _to_ray(checkpoint.training_state(clf, optimizer, epoch, steps_per_epoch, cfg,
+                                                                config["run_id"], num_classes=cfg.data.num_classes))
+        ray.train.report(metrics, checkpoint=saved)
 
 
 def _gather_labels(trues: list, preds: list, world: int) -> tuple[np.ndarray, np.ndarray]:
@@ -337,15 +296,9 @@ def _gather_labels(trues: list, preds: list, world: int) -> tuple[np.ndarray, np
     return y.numpy(), p.numpy()
 
 
-def _log_confusion(logger: RunLogger, y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> None:
-    from skelmae.evaluation_figures import log_confusion
-
-    log_confusion(logger, y_true, y_pred, num_classes)
-
-
 # ---------------------------------------------------------------------------- linear evaluation
 def linear_eval_loop(config: dict) -> None:
-    cfg = from_dict(LinearEvalConfig, config["cfg"])
+    cfg: LinearEvalConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
@@ -387,8 +340,6 @@ def linear_eval_loop(config: dict) -> None:
             "feature_sequences_per_s": (len(train_y) + len(val_y)) / extract_s,
         }
         logger.log_metrics(metrics, step=0)
-        _log_confusion(logger, val_y.numpy(), logits.argmax(1).numpy(), cfg.data.num_classes)
-        from skelmae.evaluation_figures import log_feature_map
-
+        log_confusion(logger, val_y.numpy(), logits.argmax(1).numpy(), cfg.data.num_classes)
         log_feature_map(logger, maps, val_y.numpy(), seed=cfg.seed)
     ray.train.report(metrics)

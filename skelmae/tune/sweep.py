@@ -10,11 +10,11 @@ and forwards its reports to Tune with `TuneReportCallback`.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 
 import ray
 import ray.train
@@ -24,83 +24,31 @@ from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-from skelmae.config import ConfigError, flatten, from_dict
-from skelmae.datasets import count_split, resolve_data_path
-from skelmae.job_config import (
-    FinetuneConfig,
-    LinearEvalConfig,
-    OptimConfig,
-    PretrainConfig,
-    ScalingConfig,
-    TrackingConfig,
+from data_pipeline.redact import redact
+from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
+from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, OptimConfig, PretrainConfig, SweepConfig
+from skelmae.config.loader import flatten, to_dict
+from skelmae.data.datasets import count_split, resolve_data_path
+from skelmae.model.masking import scaled_subratios
+from skelmae.serve.registry import promote
+from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
+from skelmae.train.launcher import (
+    finish_run,
+    init_ray,
+    job_datasets,
+    run_finetune,
+    run_linear_eval,
+    scaling_config,
+    start_mlflow_run,
+    storage_path,
 )
-from skelmae.model_config import ModelConfig
-from skelmae.runner import _finish, _scaling, init_ray, job_datasets, run_finetune, run_linear_eval, start_mlflow_run
-from skelmae.serving import promote
-from skelmae.tracking import ensure_experiment, resolve_tracking_uri
-from skelmae.train_loops import CHECKPOINT_FILE, pretrain_loop
+from skelmae.train.loops import pretrain_loop
 
-STRATEGIES = ("random", "joint", "frame", "spatiotemporal", "motion")
+log = logging.getLogger(__name__)
 TRIAL_FUNCTION_CPU = 0.01
-
-
-def _sweep_pretrain_defaults() -> PretrainConfig:
-    return PretrainConfig(
-        optim=OptimConfig(epochs=6, lr=1.5e-3, warmup_epochs=1.0),
-        scaling=ScalingConfig(cpus_per_worker=0.49, torch_threads=1),
-        # A figure every epoch: ASHA may stop any trial, the best included, before its last epoch.
-        knn_every=1, figure_every=1, linear_eval=False, checkpoint_every=1,
-    )
-
-
-@dataclass
-class SweepConfig:
-    # Every trial starts from this pretraining config; the search space overrides parts of it.
-    pretrain: PretrainConfig = field(default_factory=_sweep_pretrain_defaults)
-    strategies: list[str] = field(default_factory=lambda: ["random"])
-    mask_ratios: list[float] = field(default_factory=lambda: [0.5, 0.75, 0.9])
-    lrs: list[float] = field(default_factory=list)  # empty: pretrain.optim.lr
-    presets: list[str] = field(default_factory=list)  # empty: pretrain.model.preset
-    search: str = "grid"  # grid: every combination; random: num_samples draws from the lists
-    num_samples: int = 4
-    scheduler: str = "asha"  # asha | fifo
-    grace_period: int = 2  # epochs before ASHA may stop a trial
-    reduction_factor: int = 2
-    max_concurrent: int = 0  # 0: as many as the cluster's CPUs/GPUs hold
-    name: str = ""  # sweep name (Tune experiment dir + MLflow parent run); empty: timestamped
-    resume: bool = False  # continue sweep `name`: finished trials are not rerun
-    report: bool = True  # log the dashboards report to the parent run
-    evaluate_best: bool = True  # linear eval of the best trial (confusion matrix, feature map)
-    # Registered-model name: fine-tune the best trial, register the classifier, alias it `champion`.
-    champion: str = ""
-    champion_epochs: int = 10
-
-    def validate(self) -> None:
-        if not self.strategies:
-            raise ConfigError("strategies", "must not be empty")
-        for s in self.strategies:
-            if s not in STRATEGIES:
-                raise ConfigError("strategies", f"unknown masking strategy {s!r} (known: {', '.join(STRATEGIES)})")
-        if not self.mask_ratios:
-            raise ConfigError("mask_ratios", "must not be empty")
-        for r in self.mask_ratios:
-            if not 0 <= r < 1:
-                raise ConfigError("mask_ratios", f"every ratio must be in [0, 1), got {r}")
-        for lr in self.lrs:
-            if lr <= 0:
-                raise ConfigError("lrs", f"learning rates must be > 0, got {lr}")
-        for p in self.presets:
-            ModelConfig(preset=p)  # raises ConfigError("preset") for an unknown preset
-        if self.search not in ("grid", "random"):
-            raise ConfigError("search", "must be grid or random")
-        if self.scheduler not in ("asha", "fifo"):
-            raise ConfigError("scheduler", "must be asha or fifo")
-        if self.num_samples < 1 or self.grace_period < 1 or self.reduction_factor < 2:
-            raise ConfigError("grace_period" if self.grace_period < 1 else "num_samples", "out of range")
-        if self.champion_epochs < 1:
-            raise ConfigError("champion_epochs", "must be >= 1")
-        if self.resume and not self.name:
-            raise ConfigError("resume", "needs the name of the sweep to continue")
+# Called with (experiment, tracking_uri, parent_run_id) once the parent run is closed, e.g. to log a
+# comparison report to it (dashboards.sweep_report.log_sweep_report): the sweep imports nothing above it.
+ReportFn = Callable[[str, str, str], None]
 
 
 def search_space(cfg: SweepConfig) -> tuple[dict, int]:
@@ -115,9 +63,9 @@ def search_space(cfg: SweepConfig) -> tuple[dict, int]:
     return {k: tune.choice(list(v)) for k, v in axes.items()}, cfg.num_samples
 
 
-def trial_pretrain_config(base: dict, params: dict) -> PretrainConfig:
+def trial_pretrain_config(base: PretrainConfig, params: dict) -> PretrainConfig:
     """The pretraining config of one trial: the base config with the trial's choices applied."""
-    d = json.loads(json.dumps(base))
+    d = base.model_dump(mode="json")
     model = d["model"]
     if "preset" in params:
         # A different preset resets the sizes; the masking choices below still apply.
@@ -125,14 +73,12 @@ def trial_pretrain_config(base: dict, params: dict) -> PretrainConfig:
     model["mask_strategy"] = params["strategy"]
     model["mask_ratio"] = params["mask_ratio"]
     if params["strategy"] == "spatiotemporal":
-        # Split the target ratio between joints and segments: 1 - (1-j)(1-f) = r with j = f.
-        sub = 1 - math.sqrt(1 - params["mask_ratio"])
-        model["joint_mask_ratio"] = sub
-        model["frame_mask_ratio"] = sub
+        # Split the target ratio evenly between joints and segments (masking's rule for an override).
+        model["joint_mask_ratio"], model["frame_mask_ratio"] = scaled_subratios(1.0, 1.0, params["mask_ratio"])
     d["model"] = model
     if "lr" in params:
         d["optim"]["lr"] = params["lr"]
-    return from_dict(PretrainConfig, d)
+    return PretrainConfig.model_validate(d)
 
 
 def sweep_trial(config: dict) -> None:
@@ -149,13 +95,13 @@ def sweep_trial(config: dict) -> None:
     )
     datasets = job_datasets(config["data_path"], cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
     loop_config = {
-        "cfg": asdict(cfg), "tracking_uri": tracking_uri, "run_id": run_id,
+        "cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
         "steps_per_epoch": config["steps_per_epoch"], "data_path": config["data_path"],
     }
     trainer = TorchTrainer(
         pretrain_loop,
         train_loop_config=loop_config,
-        scaling_config=_scaling(cfg.scaling),
+        scaling_config=scaling_config(cfg.scaling),
         run_config=ray.train.RunConfig(
             # A fixed name per trial: a restored sweep resumes the trial from its last checkpoint.
             name=run_name,
@@ -169,7 +115,7 @@ def sweep_trial(config: dict) -> None:
     # Tune usually ends the trial before fit() returns (ASHA stops every trial at max_t, and early
     # ones sooner), so the child run is closed by the driver from Tune's results: _close_trial_run.
     # This line is reached under FIFO or when the trial outlives its last report.
-    _finish(tracking_uri, run_id, result, log_checkpoint=True)
+    finish_run(tracking_uri, run_id, result, log_checkpoint=True)
 
 
 def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
@@ -186,7 +132,7 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
     # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
     ckpt = metrics.get("checkpoint_path")
     if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
-        client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), "checkpoint")
+        client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), ARTIFACT_DIR)
     status = {"completed": "FINISHED", "stopped early": "KILLED"}.get(decision, "FAILED")
     client.set_terminated(run_id, status=status)
 
@@ -206,12 +152,12 @@ def _max_concurrent(cfg: SweepConfig) -> int:
     return max(1, by_cpu)
 
 
-def run_sweep(cfg: SweepConfig) -> dict:
+def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
+    """Run the sweep; `report` (if given and `cfg.report`) is called when the parent run is closed."""
     pre = cfg.pretrain
     data_path = resolve_data_path(pre.data)
     name = cfg.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    storage = pre.tracking.storage_path
-    storage = storage if "://" in storage else str(Path(storage).expanduser().resolve())
+    storage = storage_path(pre.tracking)
     tracking_uri = resolve_tracking_uri(pre.tracking.tracking_uri)
     pre.tracking.tracking_uri = tracking_uri  # trials run elsewhere: hand them an absolute URI
     ensure_experiment(pre.tracking.experiment, tracking_uri)
@@ -219,19 +165,19 @@ def run_sweep(cfg: SweepConfig) -> dict:
     _, parent_id = start_mlflow_run("sweep", pre, data_path, name, resume=cfg.resume,
                                     extra_tags={"sweep": name})
     client = MlflowClient(tracking_uri)
-    sweep_params = {k: v for k, v in flatten(asdict(cfg)).items() if not k.startswith("pretrain.")}
+    sweep_params = {k: v for k, v in flatten(to_dict(cfg)).items() if not k.startswith("pretrain.")}
     sweep_params["metric"] = "score"
     for k, v in sweep_params.items():
         try:
             client.log_param(parent_id, f"sweep.{k}" if k != "metric" else k, str(v))
         except Exception:  # noqa: BLE001 - a resumed sweep logs the same params again; MLflow refuses
             pass
-    print(f"[skelmae] sweep {name}: MLflow parent run {parent_id} at {tracking_uri}")
+    log.info("sweep %s: MLflow parent run %s at %s", name, parent_id, redact(tracking_uri))
 
     init_ray()
     n_train = count_split(data_path, pre.data.benchmark, "train")
     trial_config = {
-        "base": asdict(pre),
+        "base": pre,
         "data_path": data_path,
         "sweep_name": name,
         "parent_run_id": parent_id,
@@ -262,7 +208,10 @@ def run_sweep(cfg: SweepConfig) -> dict:
             run_config=tune.RunConfig(name="tune", storage_path=tune_dir),
         )
     results = tuner.fit()
-    return _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre)
+    out = _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre)
+    if cfg.report and report is not None:
+        report(pre.tracking.experiment, tracking_uri, parent_id)
+    return out
 
 
 def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) -> dict:
@@ -300,22 +249,17 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
            "best_score": best_score, "trials": trials, "tracking_uri": tracking_uri}
     if best_run and cfg.evaluate_best:
         lin = LinearEvalConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
-                               tracking=TrackingConfig(**{**asdict(pre.tracking), "run_name": f"{name}-best-linear"}))
+                               tracking=pre.tracking.model_copy(update={"run_name": f"{name}-best-linear"}))
         out["best_linear_eval"] = run_linear_eval(lin)["metrics"]
     if best_run and cfg.champion:
         ft = FinetuneConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
                             optim=OptimConfig(epochs=cfg.champion_epochs, batch_size=pre.optim.batch_size),
-                            tracking=TrackingConfig(**{**asdict(pre.tracking), "run_name": f"{name}-champion"}),
+                            tracking=pre.tracking.model_copy(update={"run_name": f"{name}-champion"}),
                             register_as=cfg.champion)
         res = run_finetune(ft)
         version = promote(res["run_id"], cfg.champion, "champion", tracking_uri)
         client.set_tag(parent_id, "champion_model", f"models:/{cfg.champion}@champion (version {version})")
         out["champion"] = {"run_id": res["run_id"], "version": version, "uri": f"models:/{cfg.champion}@champion"}
-    if cfg.report:
-        from dashboards.compare import build_report, log_report_to_run
-
-        report = build_report(pre.tracking.experiment, tracking_uri, parent_run_id=parent_id)
-        log_report_to_run(report, parent_id, tracking_uri)
     return out
 
 

@@ -7,22 +7,23 @@ the final checkpoint. Workers log per-epoch metrics to the same run from rank 0.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
 import ray
 import ray.train
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 from ray.train.torch import TorchTrainer
 
 from data_pipeline.parquet_io import manifest_hash
-from skelmae.config import dump_yaml, flatten
-from skelmae.datasets import count_split, label_subset, resolve_data_path, split_dataset
-from skelmae.job_config import (
+from data_pipeline.redact import redact
+from skelmae import checkpoint
+from skelmae.config.jobs import (
     DataConfig,
     FinetuneConfig,
     LinearEvalConfig,
@@ -30,9 +31,13 @@ from skelmae.job_config import (
     ScalingConfig,
     TrackingConfig,
 )
-from skelmae.model_config import ModelConfig
-from skelmae.tracking import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
-from skelmae.train_loops import CHECKPOINT_FILE, finetune_loop, linear_eval_loop, pretrain_loop
+from skelmae.config.loader import dump_yaml, flatten, to_dict
+from skelmae.data.datasets import count_split, label_subset, resolve_data_path, split_dataset
+from skelmae.serve.registry import log_classifier
+from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
+from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
+
+log = logging.getLogger(__name__)
 
 
 def init_ray() -> None:
@@ -45,7 +50,8 @@ def _run_name(kind: str, tracking: TrackingConfig) -> str:
     return tracking.run_name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _storage_path(tracking: TrackingConfig) -> str:
+def storage_path(tracking: TrackingConfig) -> str:
+    """Ray Train storage: an object-store URI as given, a local path made absolute."""
     p = tracking.storage_path
     return p if "://" in p else str(Path(p).expanduser().resolve())
 
@@ -70,11 +76,13 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
     if run_id is not None:
         client.update_run(run_id, status="RUNNING")
         return tracking_uri, run_id
+    commit = git_commit()
     tags = {
         "job_kind": kind,
-        "git_commit": git_commit(),
+        "git_commit": commit,
+        MLFLOW_GIT_COMMIT: commit.removesuffix("-dirty"),  # what the MLflow UI shows and links
         "benchmark": cfg.data.benchmark,
-        "dataset_path": data_path,
+        "dataset_path": redact(data_path),
         "dataset_manifest_hash": manifest_hash(data_path),
         "seed": str(cfg.seed),
         **(extra_tags or {}),
@@ -83,12 +91,18 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
         tags["mlflow.parentRunId"] = parent_run_id
     run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = run.info.run_id
-    params = flatten(asdict(cfg))
+    params = flatten(to_dict(cfg))
+    params["data.num_classes"] = cfg.data.num_classes  # follows from the benchmark; recorded for comparisons
+    for secret in ("data.path", "tracking.tracking_uri", "tracking.storage_path"):
+        params[secret] = redact(str(params[secret]))
     params = {k: ("" if v is None else v) for k, v in params.items()}
-    items = list(params.items())
-    for i in range(0, len(items), 90):
-        client.log_batch(run_id, params=[mlflow.entities.Param(k, str(v)[:6000]) for k, v in items[i : i + 90]])
-    client.log_text(run_id, dump_yaml(cfg), "config.yaml")
+    # MlflowClient.log_batch splits into requests of at most 100 params itself.
+    client.log_batch(run_id, params=[mlflow.entities.Param(k, str(v)[:6000]) for k, v in params.items()])
+    text = dump_yaml(cfg)
+    for value in (cfg.data.path, cfg.tracking.tracking_uri, cfg.tracking.storage_path):
+        if value:
+            text = text.replace(value, redact(value))
+    client.log_text(run_id, text, "config.yaml")
     return tracking_uri, run_id
 
 
@@ -101,7 +115,7 @@ def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset
     }
 
 
-def _scaling(s: ScalingConfig) -> ray.train.ScalingConfig:
+def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
     return ray.train.ScalingConfig(
         num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker}
     )
@@ -111,10 +125,10 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,
-        scaling_config=_scaling(cfg.scaling),
+        scaling_config=scaling_config(cfg.scaling),
         run_config=ray.train.RunConfig(
             name=run_name,
-            storage_path=_storage_path(cfg.tracking),
+            storage_path=storage_path(cfg.tracking),
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
         ),
@@ -123,7 +137,7 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
     return trainer.fit()
 
 
-def _finish(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str | None:
+def finish_run(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str | None:
     """Log the final checkpoint as an artifact, close the run; returns the local checkpoint file."""
     client = MlflowClient(tracking_uri)
     ckpt_file = None
@@ -132,24 +146,18 @@ def _finish(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str
         raise RuntimeError(f"training failed: {result.error}") from result.error
     if log_checkpoint and result.checkpoint is not None:
         with result.checkpoint.as_directory() as d:
-            client.log_artifact(run_id, os.path.join(d, CHECKPOINT_FILE), "checkpoint")
-        ckpt_file = _checkpoint_file(result.checkpoint)
+            client.log_artifact(run_id, os.path.join(d, checkpoint.CHECKPOINT_FILE), checkpoint.ARTIFACT_DIR)
+        ckpt_file = checkpoint_file(result.checkpoint)
     client.set_terminated(run_id, status="FINISHED")
     return ckpt_file
 
 
-def _checkpoint_file(checkpoint: ray.train.Checkpoint) -> str:
-    fs = checkpoint.filesystem
+def checkpoint_file(ckpt: ray.train.Checkpoint) -> str:
+    """Where a Ray Train checkpoint's file lives (a local path or an object-store URI)."""
+    fs = ckpt.filesystem
     if fs is None or fs.type_name == "local":
-        return os.path.join(checkpoint.path, CHECKPOINT_FILE)
-    return f"{fs.type_name}://{checkpoint.path}/{CHECKPOINT_FILE}"
-
-
-def _model_config_from_checkpoint(path: str) -> ModelConfig:
-    from skelmae.checkpoint_file import read_checkpoint
-
-    state = read_checkpoint(path)  # weights_only: a downloaded --pretrained file runs no code; errors name it
-    return ModelConfig(**state["model_config"])
+        return os.path.join(ckpt.path, checkpoint.CHECKPOINT_FILE)
+    return f"{fs.type_name}://{ckpt.path}/{checkpoint.CHECKPOINT_FILE}"
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -157,30 +165,30 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     data_path = resolve_data_path(cfg.data)
     run_name = _run_name("pretrain", cfg.tracking)
     tracking_uri, run_id = start_mlflow_run("pretrain", cfg, data_path, run_name, resume=cfg.resume)
-    print(f"[skelmae] pretrain run {run_name}: MLflow run {run_id} at {tracking_uri}")
+    log.info("pretrain run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
     init_ray()
     b = cfg.data.benchmark
     n_train = count_split(data_path, b, "train")
     datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
     loop_config = {
-        "cfg": asdict(cfg),
+        "cfg": cfg,
         "tracking_uri": tracking_uri,
         "run_id": run_id,
         "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
         "data_path": data_path,
     }
     if cfg.fail_at_epoch >= 0:
-        loop_config["fault_marker"] = os.path.join(_storage_path(cfg.tracking), run_name, "injected_fault")
+        loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
     result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
-    ckpt = _finish(tracking_uri, run_id, result, log_checkpoint=True)
+    ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
     out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
            "data_path": data_path, "metrics": dict(result.metrics or {})}
-    print(f"[skelmae] pretraining done: checkpoint {ckpt}")
+    log.info("pretraining done: checkpoint %s", redact(str(ckpt)))
     if cfg.linear_eval:
         lin = LinearEvalConfig(
             pretrained=run_id, model=cfg.model,
-            data=cfg.data.__class__(**{**asdict(cfg.data), "path": data_path}),
-            scaling=cfg.scaling, tracking=TrackingConfig(**{**asdict(cfg.tracking), "run_name": ""}),
+            data=cfg.data.model_copy(update={"path": data_path}),
+            scaling=cfg.scaling, tracking=cfg.tracking.model_copy(update={"run_name": ""}),
             seed=cfg.seed, knn_k=cfg.knn_k,
         )
         out["linear_eval"] = run_linear_eval(lin)
@@ -195,7 +203,7 @@ def _start_downstream_run(kind: str, cfg: FinetuneConfig | LinearEvalConfig) -> 
     pretrained_file, pretrain_run = (None, None)
     if cfg.pretrained:
         pretrained_file, pretrain_run = resolve_pretrained(cfg.pretrained, tracking_uri)
-        cfg.model = _model_config_from_checkpoint(pretrained_file)
+        cfg.model = checkpoint.model_config_of(pretrained_file)
     run_name = _run_name(kind, cfg.tracking)
     tags = {"pretrained": cfg.pretrained or "random-init", "label_fraction": str(cfg.data.label_fraction)}
     if pretrain_run:
@@ -206,14 +214,14 @@ def _start_downstream_run(kind: str, cfg: FinetuneConfig | LinearEvalConfig) -> 
 
 def run_finetune(cfg: FinetuneConfig) -> dict:
     data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("finetune", cfg)
-    print(f"[skelmae] finetune run {run_name}: MLflow run {run_id} at {tracking_uri}")
+    log.info("finetune run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
     init_ray()
     b = cfg.data.benchmark
     subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
     n_train = count_split(data_path, b, "train", subset)
     datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
     loop_config = {
-        "cfg": asdict(cfg),
+        "cfg": cfg,
         "tracking_uri": tracking_uri,
         "run_id": run_id,
         "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
@@ -221,12 +229,10 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     }
     result = _fit(finetune_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
     if result.error is None and result.checkpoint is not None:
-        from skelmae.serving import log_classifier
-
         with result.checkpoint.as_directory() as d:
-            log_classifier(tracking_uri, run_id, os.path.join(d, CHECKPOINT_FILE), data_path, cfg)
-    ckpt = _finish(tracking_uri, run_id, result, log_checkpoint=True)
-    print(f"[skelmae] fine-tuning done: val_acc {result.metrics.get('val_acc')}, checkpoint {ckpt}")
+            log_classifier(tracking_uri, run_id, os.path.join(d, checkpoint.CHECKPOINT_FILE), data_path, cfg)
+    ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
+    log.info("fine-tuning done: val_acc %s, checkpoint %s", result.metrics.get("val_acc"), redact(str(ckpt)))
     return {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
             "metrics": dict(result.metrics or {}), "model_uri": f"runs:/{run_id}/model"}
 
@@ -237,12 +243,12 @@ def run_linear_eval(cfg: LinearEvalConfig) -> dict:
     b = cfg.data.benchmark
     subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
     datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
-    loop_config = {"cfg": asdict(cfg), "tracking_uri": tracking_uri, "run_id": run_id,
+    loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
                    "pretrained_file": pretrained_file}
     # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
     result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
-    _finish(tracking_uri, run_id, result, log_checkpoint=False)
+    finish_run(tracking_uri, run_id, result, log_checkpoint=False)
     metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
-    print(f"[skelmae] linear eval: linear_acc {metrics.get('linear_acc'):.4f}, knn_acc "
-          f"{metrics.get('knn_acc'):.4f} (MLflow run {run_id}; `mlflow ui --backend-store-uri {tracking_uri}`)")
+    log.info("linear eval: linear_acc %.4f, knn_acc %.4f (MLflow run %s; `mlflow ui --backend-store-uri %s`)",
+             metrics.get("linear_acc"), metrics.get("knn_acc"), run_id, redact(tracking_uri))
     return {"run_id": run_id, "run_name": run_name, "metrics": metrics, "tracking_uri": tracking_uri}
