@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
         assert "succeeded" in out
     finally:
         _stop_own_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
     runs = MlflowClient(tracking).search_runs(
         [MlflowClient(tracking).get_experiment_by_name("job-submit").experiment_id]
     )

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from skelmae.track.skeleton_plot import (
@@ -259,9 +262,6 @@ METHODS = ("pca", "tsne")
 
 def _embed(x: np.ndarray, method: str, seed: int) -> np.ndarray:
     """[N, D] -> [N, 2]."""
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
     n, d = x.shape
     x = x.astype(np.float64)
     if n == 1:
@@ -303,8 +303,6 @@ def feature_map_coords(
 
 
 def _class_colors(classes: np.ndarray) -> dict[int, Any]:
-    import matplotlib as mpl
-
     if classes.size <= 10:
         cmap, pos = mpl.colormaps["tab10"], np.arange(classes.size)
     elif classes.size <= 20:
