@@ -46,7 +46,7 @@ def _poisoned(src: str, dst: Path, word: str) -> str:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> list[str]:
-    """[good, nan in the file, finite in the file but overflowing float32 in preprocessing, good]."""
+    """[good, nan in the file, finite in float64 but not in float32, good]."""
     d = tmp_path_factory.mktemp("raw")
     good = generate_dataset(str(d / "good"), 2, seed=5)
     return [good[0], _poisoned(good[0], d / "nan-capture.skeleton", "nan"),
@@ -59,9 +59,9 @@ def test_predictor_never_labels_non_finite_input(checkpoint, files):
     assert [x.file for x in preds] == [files[0], files[3]]
     reasons = dict(failed)
     assert sorted(reasons) == sorted(files[1:3])
-    assert "non-finite joint value" in reasons[files[1]]  # the parser refuses it
-    # 1e39 parses, then overflows float32 in normalisation: refused after preprocessing, not labelled.
-    assert reasons[files[2]] == "non-finite values (NaN or inf) in the preprocessed sequence: not predicted"
+    # The parser refuses both: nan, and 1e39 (finite in float64, not in float32).
+    assert "not a finite float32 number" in reasons[files[1]]
+    assert "not a finite float32 number" in reasons[files[2]]
     x = np.stack([p.prepare(files[0])] * 2)
     x[1, 3, 0, 4, 1] = np.nan
     with pytest.raises(ValueError, match=r"sequence\(s\) \[1\] hold non-finite values"):
@@ -91,7 +91,7 @@ def test_a_model_that_returns_nan_labels_nothing(checkpoint, files, tmp_path):
 
 def test_served_model_check_refuses_nan_inf_and_oversized_batches():
     from mlflow.exceptions import MlflowException
-    from skelmae.served_classifier import check_batch
+    from skelmae.serve.served_classifier import check_batch
 
     x = np.zeros((3, 16, 2, 25, 3), np.float32)
     check_batch(x)
