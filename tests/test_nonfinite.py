@@ -91,6 +91,7 @@ def test_a_model_that_returns_nan_labels_nothing(checkpoint, files, tmp_path):
 
 def test_served_model_check_refuses_nan_inf_and_oversized_batches():
     from mlflow.exceptions import MlflowException
+
     from skelmae.serve.served_classifier import check_batch
 
     x = np.zeros((3, 16, 2, 25, 3), np.float32)
