@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.fs as pafs
@@ -27,7 +29,7 @@ import pyarrow.fs as pafs
 from data_pipeline.pipeline import process_paths
 from data_pipeline.process import PreprocessConfig
 from data_pipeline.skeleton_format import SkeletonSequence, read_skeleton, write_skeleton
-from data_pipeline.synthetic import SYNTHETIC_ACTIONS, _slot_name, generate_sample
+from data_pipeline.synthetic import generate_sample, sample_file_name
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))  # the line-by-line baseline reader is test code
@@ -82,20 +84,69 @@ def write_realistic(out_dir: str, n: int, seed: int, workers: int, unique: int =
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         paths = list(pool.map(_write_realistic, jobs, chunksize=4))
     for i in range(len(paths), n):
-        s, c, p, r, a = _slot_name(seed, i, SYNTHETIC_ACTIONS)
-        path = os.path.join(out_dir, f"S{s:03d}C{c:03d}P{p:03d}R{r:03d}A{a:03d}.skeleton")
+        path = os.path.join(out_dir, sample_file_name(i, seed))
         os.link(paths[i % len(paths)], path)
         paths.append(path)
     return sorted(paths)
 
 
-def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> float:
-    """Wall seconds of the whole `jobs/preprocess.py` of `repo` in a fresh process (Ray start-up included)."""
+def _process_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, name, CPU seconds so far) of every process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:  # ended meanwhile
+            continue
+        close = stat.rindex(b")")
+        fields = stat[close + 2:].split()  # state, ppid, ..., utime (11), stime (12)
+        name = stat[stat.index(b"(") + 1:close].decode(errors="replace")
+        table[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+@dataclass
+class JobRun:
+    wall: float  # seconds
+    driver_cpu: float  # CPU seconds of the job's own process (listing, triage, manifest)
+    worker_cpu: float  # of the Ray workers (`ray::...`: the map_batches tasks)
+    other_cpu: float  # of the rest of its Ray (raylet, GCS, dashboard, ...)
+
+
+def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> JobRun:
+    """The whole `jobs/preprocess.py` of `repo` in a fresh process (Ray start-up included): its wall time
+    and the CPU time of its process tree, polled from /proc. CPU time is what a loaded, shared machine
+    does not distort: other processes stretch the wall time, not the work done."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(repo, "jobs", "preprocess.py"), "--raw-dir", raw, "--out", out,
-                    "--num-cpus", str(cpus)], check=True, stdout=subprocess.DEVNULL, cwd=repo,
-                   env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": repo})
-    return time.perf_counter() - t
+    proc = subprocess.Popen([sys.executable, os.path.join(repo, "jobs", "preprocess.py"), "--raw-dir", raw, "--out",
+                             out, "--num-cpus", str(cpus)], stdout=subprocess.DEVNULL, cwd=repo,
+                            env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": repo})
+    seen: dict[int, tuple[str, float]] = {}  # pid -> (name, CPU seconds), the last value read
+    tree = {proc.pid}
+    while proc.poll() is None:
+        table = _process_table()
+        for pid, (ppid, _, _) in sorted(table.items()):
+            if ppid in tree:
+                tree.add(pid)
+        for pid in tree & table.keys():
+            seen[pid] = table[pid][1:]
+        time.sleep(0.2)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args)
+    driver = resource.getrusage(resource.RUSAGE_CHILDREN)  # the job's process, once it has ended
+    driver_cpu = driver.ru_utime + driver.ru_stime - run_job.children_cpu
+    run_job.children_cpu = driver.ru_utime + driver.ru_stime
+    workers = sum(cpu for pid, (name, cpu) in seen.items() if name.startswith("ray::"))
+    others = sum(cpu for pid, (name, cpu) in seen.items() if not name.startswith("ray::") and pid != proc.pid)
+    return JobRun(wall, driver_cpu, workers, others)
+
+
+run_job.children_cpu = 0.0
 
 
 def timed(fn, paths: list[str], repeats: int) -> tuple[float, float]:
@@ -170,23 +221,33 @@ def main() -> None:
             os.link(p, os.path.join(small, os.path.basename(p)))
         repos = [("this checkout", REPO)] + ([("baseline", args.baseline_repo)] if args.baseline_repo else [])
         for label, repo in repos:
-            t_small = run_job(small, os.path.join(root, "out_small"), args.cpus, repo)
-            t_large = run_job(raw, os.path.join(root, "out_large"), args.cpus, repo)
+            a = run_job(small, os.path.join(root, "out_small"), args.cpus, repo)
+            b = run_job(raw, os.path.join(root, "out_large"), args.cpus, repo)
             shutil.rmtree(os.path.join(root, "out_small"), ignore_errors=True)
             shutil.rmtree(os.path.join(root, "out_large"), ignore_errors=True)
-            per_file = (t_large - t_small) / (len(paths) - small_n)
-            fixed = t_small - small_n * per_file
-            if per_file <= 0:  # the machine's load changed between the runs more than the work did
-                print(f"\n{label}: {small_n} files {t_small:.1f} s, {len(paths)} files {t_large:.1f} s: too noisy to "
-                      "separate fixed and per-file cost; rerun on a quieter machine or with more --files")
-                continue
-            print(f"\nwhole jobs/preprocess.py ({label}), {args.cpus} CPUs: {small_n} files {t_small:.1f} s, "
-                  f"{len(paths)} files {t_large:.1f} s")
-            print(f"  marginal {1 / per_file:.1f} files/s, fixed start-up {fixed:.1f} s; Ray stage at "
-                  f"{(1 / per_file) / (args.cpus * n / t_full[1]) * 100:.0f}% of {args.cpus} x the single-process "
-                  "rate (this checkout's)")
+            extra = len(paths) - small_n
+            print(f"\nwhole jobs/preprocess.py ({label}), {args.cpus} CPUs: {small_n} files {a.wall:.1f} s, "
+                  f"{len(paths)} files {b.wall:.1f} s (wall); load average {os.getloadavg()[0]:.1f}")
+            # CPU seconds: what the load of other processes does not distort
+            cpu = {k: (getattr(b, k) - getattr(a, k)) / extra for k in ("worker_cpu", "driver_cpu", "other_cpu")}
+            per_file_cpu = sum(cpu.values())
+            print(f"  CPU per file (marginal): Ray workers {cpu['worker_cpu'] * 1e3:.2f} ms, driver "
+                  f"{cpu['driver_cpu'] * 1e3:.2f} ms, rest of Ray {cpu['other_cpu'] * 1e3:.2f} ms; the workers at "
+                  f"{cpu['worker_cpu'] / (t_full[1] / n) * 100:.0f}% of the single-process process_paths CPU "
+                  f"({t_full[1] / n * 1e3:.2f} ms)")
+            fixed = max(0.0, a.wall - small_n * per_file_cpu / args.cpus)
+            print(f"  from CPU time, all {args.cpus} cores busy: marginal {args.cpus / per_file_cpu:.0f} files/s, "
+                  f"fixed start-up {fixed:.1f} s (the small run's wall time less its per-file work)")
             for name, total in (("NTU60", NTU60_FILES), ("NTU120", NTU120_FILES)):
-                print(f"  projection {name} ({total:,} files): {(fixed + total * per_file) / 60:5.1f} min")
+                minutes = (fixed + total * per_file_cpu / args.cpus) / 60
+                print(f"  projection {name} ({total:,} files): {minutes:5.1f} min")
+            per_file = (b.wall - a.wall) / extra
+            if per_file <= 0:  # the machine's load changed between the runs more than the work did
+                print("  wall time: too noisy to separate fixed and per-file cost")
+                continue
+            print(f"  from wall time: marginal {1 / per_file:.1f} files/s, fixed start-up "
+                  f"{a.wall - small_n * per_file:.1f} s; NTU60 "
+                  f"{(a.wall - small_n * per_file + NTU60_FILES * per_file) / 60:.1f} min (load-dependent)")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

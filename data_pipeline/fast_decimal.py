@@ -21,6 +21,7 @@ preprocessing time of NTU's 56,880 files. Here the work is a few numpy passes ov
 from __future__ import annotations
 
 import re
+import threading
 from functools import cached_property
 
 import numpy as np
@@ -38,6 +39,23 @@ _POW10 = 10.0 ** np.arange(23)  # exact doubles 1e0 .. 1e22
 _ROW = np.arange(_W, dtype=np.uint8)[:, None]  # [W, 1] row numbers
 _NEAR = 56  # values starting at most this many bytes after another are found from its 64-bit window
 _ONE = np.uint64(1)
+
+
+class _Scratch(threading.local):
+    """Per-thread byte and flag buffers, reused from file to file: a fresh ~1 MB array per file costs
+    ~200 page faults (zeroed pages from the kernel), as much as a whole pass over the text."""
+
+    text = np.empty(0, dtype=np.uint8)
+    flags = np.empty(0, dtype=np.bool_)
+
+    def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.text) < n:
+            self.text = np.empty(n + n // 4, dtype=np.uint8)
+            self.flags = np.empty(n + n // 4, dtype=np.bool_)
+        return self.text[:n], self.flags[:n]
+
+
+_SCRATCH = _Scratch()
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -58,11 +76,12 @@ class _Tokens:
         self.raw = raw
         # The text, then separators: at least _LOAD of them for number windows, and enough to make a
         # whole number of 64-bit words of bitmap followed by a zero word for the unaligned loads.
-        self.buf = np.empty(n + 64 + (-n) % 64, dtype=np.uint8)
+        # Both live in the thread's scratch buffers: the reader keeps nothing of them.
+        self.buf, mask = _SCRATCH.get(n + 64 + (-n) % 64)
         self.buf[:n] = np.frombuffer(raw, dtype=np.uint8)
         self.buf[n:] = _SEP
         self.top = int(self.buf.max())  # the largest byte: > 127 not text, > 57 letters
-        mask = self.buf <= _SEP  # separators
+        np.less_equal(self.buf, _SEP, out=mask)  # separators
         sep = np.packbits(mask, bitorder="little").view("<u8")  # [len(buf) / 64] bit j of word i: byte 64i + j
         self.sep = sep
         # A value starts after a separator (the text is as if preceded by one): shift each word's
@@ -80,8 +99,8 @@ class _Tokens:
         self.count = int(self.before_word[-1])
         # Only the bitmap and the text stay: big temporaries freed early keep fresh memory (page
         # faults) low for the number parser.
-        self.newlines = np.flatnonzero(np.equal(self.buf, 10, out=mask))  # [L - 1] byte offset of each
-        self.scratch = mask  # a bool per byte, reused: see _suspect_values
+        self.scratch = mask  # a bool per byte, reused: see _equal_bits
+        self.newlines = _bit_positions(_equal_bits(self, 10))  # [L - 1] byte offset of each
 
     @cached_property
     def offsets(self) -> np.ndarray:
@@ -108,6 +127,30 @@ class _Tokens:
             first = self.index(at[far]) + 1  # index of the value after `at`
             gap[far] = self.offsets[first[:, None] + np.arange(k)] - at[far, None]
         return at[:, None] + gap
+
+
+def _bit_positions(words: np.ndarray) -> np.ndarray:
+    """Ascending positions of the set bits of a bitmap of 64-bit words (bit j of word i = 64i + j).
+
+    Cheaper than np.flatnonzero over a bool per byte: a few passes over the words that have bits,
+    one per bit they hold (a line's newline: one or two)."""
+    at = np.flatnonzero(words)
+    w = words[at]
+    counts = np.bitwise_count(w)
+    slot = np.cumsum(counts, dtype=np.int64)
+    out = np.empty(int(slot[-1]) if len(slot) else 0, dtype=np.int64)
+    slot -= counts  # where each word's lowest bit goes
+    base = at * 64
+    while len(w):
+        low = w & (~w + _ONE)  # the lowest set bit
+        w ^= low
+        low -= _ONE
+        out[slot] = base + np.bitwise_count(low)
+        more = np.flatnonzero(w)
+        if len(more) < len(w):
+            w, slot, base = w[more], slot[more], base[more]
+        slot += 1
+    return out
 
 
 def _parse_numbers(tokens: _Tokens, starts: np.ndarray, source: str) -> np.ndarray:
@@ -198,12 +241,14 @@ def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, sourc
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _bits(compare, tokens: _Tokens, value: int) -> np.ndarray:
-    """compare(text, value) per byte as 64-bit words, bit j of word i = byte 64i + j (like _Tokens.sep).
+def _equal_bits(tokens: _Tokens, value: int) -> np.ndarray:
+    """Where the text's bytes equal `value`, as 64-bit words, bit j of word i = byte 64i + j (like _Tokens.sep).
 
-    The per-byte result goes into the file's scratch array: fresh memory for each would cost page
-    faults, a large part of the time otherwise."""
-    return np.packbits(compare(tokens.buf, value, out=tokens.scratch), bitorder="little").view("<u8")
+    packbits marks non-zero bytes, so it packs text ^ value (zero where equal), inverted: an xor is a
+    vectorised pass, cheaper than a comparison. The bytes go into the file's scratch array: fresh
+    memory for each pass would cost page faults, a large part of the time otherwise."""
+    differs = np.bitwise_xor(tokens.buf, np.uint8(value), out=tokens.scratch.view(np.uint8))
+    return np.invert(np.packbits(differs, bitorder="little").view("<u8"))
 
 
 def _prev(x: np.ndarray, first: int, out: np.ndarray) -> np.ndarray:
@@ -225,10 +270,10 @@ def _suspect_values(tokens: _Tokens) -> list[int]:
     value) are converted one by one (`_check_suspects`).
     """
     raw, sep = tokens.raw, tokens.sep
-    dot = _bits(np.equal, tokens, 46)
-    sign = _bits(np.equal, tokens, 45)
+    dot = _equal_bits(tokens, 46)
+    sign = _equal_bits(tokens, 45)
     if b"+" in raw:  # rare: one pass fewer without
-        sign |= _bits(np.equal, tokens, 43)
+        sign |= _equal_bits(tokens, 43)
     sep_before = _prev(sep, 1, np.empty_like(sep))
     sep_after = sep >> _ONE  # bit b = bit b + 1 of sep
     sep_after[:-1] |= sep[1:] << np.uint64(63)
@@ -240,14 +285,16 @@ def _suspect_values(tokens: _Tokens) -> list[int]:
     sep_before |= sep_after
     sep_before &= sign
     bad |= sep_before  # a sign inside a value, or alone
-    other = _bits(np.less, tokens, 48)  # separators, signs, dots and other punctuation
+    # Not a digit: one pass for punctuation and letters (nan, inf, 1e-05) alike: bytes below "0"
+    # wrap around to above 9 too.
+    flags = tokens.scratch
+    digit_value = np.subtract(tokens.buf, np.uint8(48), out=flags.view(np.uint8))
+    other = np.packbits(np.greater(digit_value, 9, out=flags), bitorder="little").view("<u8")
     np.bitwise_or(sep, dot, out=sep_after)
     sep_after |= sign
     np.invert(sep_after, out=sep_after)
     other &= sep_after
     bad |= other
-    if tokens.top > 57:  # letters: nan, inf, 1e-05, ...
-        bad |= _bits(np.greater, tokens, 57)
     # Two dots in one value: adding a 1 just after each dot carries through the digits (and signs)
     # that follow it and lands on the next dot or separator; landing on a dot is the fault. A carry
     # crosses at most one word boundary in values under 64 bytes; longer ones are suspects anyway.

@@ -138,11 +138,13 @@ class _Lines:
         heads = np.flatnonzero((ntok[1:] == 1) & (ntok[:-1] != BODY_INFO_FIELDS)) + 1  # [F]
         if len(heads) != num_frames:
             return None
-        starts, ends = self.text_start[heads].tolist(), self.text_end[heads].tolist()
-        try:
-            n_bodies = np.array([int(self.raw[a:b]) for a, b in zip(starts, ends, strict=True)], dtype=np.int64)
-        except (ValueError, OverflowError):
-            return None
+        n_bodies = self.single_digits(heads)
+        if n_bodies is None:
+            starts, ends = self.text_start[heads].tolist(), self.text_end[heads].tolist()
+            try:
+                n_bodies = np.array([int(self.raw[a:b]) for a, b in zip(starts, ends, strict=True)], dtype=np.int64)
+            except (ValueError, OverflowError):
+                return None
         n_lines = len(ntok)
         if num_frames and not 0 <= n_bodies.min() <= n_bodies.max() <= n_lines:  # also keeps int64 from overflowing
             return None
@@ -153,6 +155,15 @@ class _Lines:
         frame_index = np.repeat(np.arange(num_frames), n_bodies)  # [R]
         info = np.repeat(heads + 1 - _BODY_LINES * first_body, n_bodies) + _BODY_LINES * np.arange(len(frame_index))
         return info, frame_index
+
+    def single_digits(self, lines: np.ndarray) -> np.ndarray | None:
+        """int() of these lines' texts [n] if each is one digit then LF or CRLF (every NTU count); else None."""
+        buf, start = self.buf, self.text_start[lines]
+        length = self.text_end[lines] - start
+        digit = buf[start] - np.uint8(48)
+        ok = (digit < 10) & (((length == 2) & (buf[start + 1] == 10)) |
+                             ((length == 3) & (buf[start + 1] == 13) & (buf[start + 2] == 10)))
+        return digit.astype(np.int64) if ok.all() else None
 
     def walk_frames(self, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """(info line, frame) of every body [R], walking the frame headers one by one; raises for the first
@@ -226,6 +237,25 @@ class _Lines:
             )
 
 
+def _body_ids(tokens: _Tokens, id_start: np.ndarray) -> list[str]:
+    """Each body row's bodyID [R], as text: from its start to the next value, trailing whitespace stripped.
+
+    A file has a few distinct bodies over hundreds of rows: each distinct text is decoded once."""
+    raw = tokens.raw
+    id_next = tokens.following(id_start, 1)[:, 0]
+    length = id_next - id_start
+    width = int(length.max(initial=0))
+    if width > 64 or width == 0:  # never in NTU files (20-character IDs): one by one
+        return [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
+    cols = np.arange(width)
+    text = tokens.buf[np.minimum(id_start[:, None] + cols, len(tokens.buf) - 1)]  # [R, width]
+    text[cols >= length[:, None]] = 255  # past the end: a byte no text has (> 127 is rejected before)
+    _, first, inverse = np.unique(text.view(f"S{width}").ravel(), return_index=True, return_inverse=True)
+    starts, ends = id_start[first].tolist(), id_next[first].tolist()
+    distinct = [raw[a:b].rstrip().decode() for a, b in zip(starts, ends, strict=True)]
+    return [distinct[k] for k in inverse.tolist()]
+
+
 def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>") -> SkeletonSequence:
     """Parse the bytes of a `.skeleton` file. `full` keeps all 12 joint fields and the body info.
 
@@ -261,9 +291,7 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         x = lines.first_byte[joint_lines]
         starts = np.concatenate([x[:, None], tokens.following(x, 2)], axis=1).reshape(-1)  # [R * V * 3]
     values = _parse_numbers(tokens, starts, source)
-    id_start = lines.first_byte[info]  # [R] each bodyID, kept as text
-    id_next = tokens.following(id_start, 1)[:, 0]
-    body_ids = [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
+    body_ids = _body_ids(tokens, lines.first_byte[info])
     body_info = None
     if full:
         info_tok = (lines.first_tok[info, None] + np.arange(1, BODY_INFO_FIELDS)).reshape(-1)  # [R * 9]

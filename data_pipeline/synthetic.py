@@ -702,6 +702,13 @@ def _slot_name(seed: int, index: int, actions: Sequence[int]) -> tuple[int, int,
                      f"most {_SLOTS_PER_CELL} unique names, i.e. about {6 * _SLOTS_PER_CELL * n} samples")
 
 
+def sample_file_name(index: int, seed: int = 0, actions: Sequence[int] = SYNTHETIC_ACTIONS) -> str:
+    """The `.skeleton` file name of synthetic sample `index` (that generate_sample gives it), unique across
+    indices, without generating the sample."""
+    fields = _slot_name(seed, index, _check_actions(actions))
+    return "S{:03d}C{:03d}P{:03d}R{:03d}A{:03d}.skeleton".format(*fields)
+
+
 def generate_sample(
     index: int, seed: int = 0, actions: Sequence[int] = SYNTHETIC_ACTIONS
 ) -> tuple[str, SkeletonSequence]:
