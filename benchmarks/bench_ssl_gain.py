@@ -43,7 +43,7 @@ def main() -> None:
     model = ModelConfig(preset="tiny", mask_strategy=args.mask_strategy, mask_ratio=args.mask_ratio,
                         target=args.target, norm_target=args.norm_target)
     pre = PretrainConfig(model=model, data=data, tracking=tracking, seed=args.seed, knn_every=10,
-                         optim=OptimConfig(epochs=args.epochs, lr=1.5e-3, warmup_epochs=2),
+                         optim=OptimConfig(epochs=args.epochs, base_lr=1.2e-2, warmup_epochs=2),
                          linear_eval=False)
     pre.scaling.num_workers = args.workers
     t0 = time.time()
