@@ -217,6 +217,8 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
         loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
                        "data_path": data_path}
+        if os.environ.get("SKELMAE_TEST_PID_DIR"):  # test-only: where fault tests find the workers' PIDs
+            loop_config["pid_dir"] = os.environ["SKELMAE_TEST_PID_DIR"]
         if cfg.fail_at_epoch >= 0:
             loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
         result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)

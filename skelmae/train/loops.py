@@ -67,13 +67,11 @@ def _setup(seed: int, scaling: ScalingConfig) -> tuple[int, int, torch.device]:
     torch.manual_seed(seed * 1000 + rank)
     np.random.seed((seed * 1000 + rank) % 2**32)
     random.seed(seed * 1000 + rank)
-    _maybe_write_pid(rank)
     return rank, world, ray.train.torch.get_device()
 
 
-def _maybe_write_pid(rank: int) -> None:
+def _maybe_write_pid(pid_dir: str | None, rank: int) -> None:
     # Test-only: where a fault test finds the worker process it kills with SIGKILL.
-    pid_dir = os.environ.get("SKELMAE_TEST_PID_DIR")
     if pid_dir:
         Path(pid_dir).mkdir(parents=True, exist_ok=True)
         Path(pid_dir, f"rank{rank}").write_text(str(os.getpid()))
@@ -188,6 +186,7 @@ def _reconstruction_loss(model, x, y):
 def pretrain_loop(config: dict) -> None:
     cfg: PretrainConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
+    _maybe_write_pid(config.get("pid_dir"), rank)
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
     model = SkeletonMAE(cfg.model).to(device)
