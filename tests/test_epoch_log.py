@@ -53,3 +53,24 @@ def test_console_prints_each_logged_epoch_once(tmp_path):
 def test_epoch_line_format():
     line = epoch_line(2, 12, {"loss": 0.03281, "lr": 0.0012, "sequences_per_s": 112.2, "knn_acc": 0.68}, 100)
     assert line == "epoch 3/12  loss 0.0328  lr 1.2e-3  112 seq/s  knn 0.68  eta 1m40s"
+
+
+def test_reusing_a_run_name_without_resume_is_an_error_naming_both_choices(tmp_path):
+    import pytest
+
+    from data_pipeline.errors import ConfigError
+    from skelmae.config.jobs import PretrainConfig
+    from skelmae.config.loader import load_config
+    from skelmae.train.launcher import start_mlflow_run
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("names")
+    client.create_run(exp, run_name="taken", tags={"job_kind": "pretrain"})
+    cfg = load_config(PretrainConfig, ["--tracking.tracking_uri", uri, "--tracking.experiment", "names",
+                                       "--tracking.run_name", "taken"])
+    with pytest.raises(ConfigError) as e:
+        start_mlflow_run("pretrain", cfg, "unused", "taken", unique_name=True)
+    assert e.value.field == "tracking.run_name"
+    assert "--resume" in str(e.value) and "--tracking.run_name" in str(e.value)
+    assert len(client.search_runs([exp])) == 1  # nothing created

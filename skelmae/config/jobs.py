@@ -157,11 +157,16 @@ class FinetuneConfig(Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     seed: int = Field(0, description="seed of the head, dropout and augmentation")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout before the classification head")
+    drop_path: float = Field(0.1, ge=0.0, lt=1.0, description="stochastic depth of the encoder while "
+                             "fine-tuning (largest rate, last block; MAMP: 0.3); overrides the pretrained model's")
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0, description="cross-entropy label smoothing")
     checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
     max_failures: int = Field(0, ge=-1, description="worker failures Ray Train retries (-1 = unlimited)")
     register_as: str = Field("", description="MLflow registered-model name for the classifier; empty = not "
                              "registered")
+    freeze_encoder: bool = Field(False, description="train the head only on the frozen encoder, end to end "
+                                 "over epochs with augmentation (MAMP's linear-evaluation protocol; "
+                                 "jobs/linear_eval.py is the fast frozen-feature probe)")
     resume: bool = Field(False, description="continue run tracking.run_name from its latest checkpoint")
 
     @model_validator(mode="after")

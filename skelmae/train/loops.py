@@ -274,9 +274,13 @@ def finetune_loop(config: dict) -> None:
     rank, world, device = _setup(cfg.seed, cfg.scaling)
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
-    model = SkeletonClassifier(cfg.model, cfg.data.num_classes, dropout=cfg.dropout)
+    # Drop path is a fine-tuning regulariser: the pretrained model's own rate (usually 0) does not apply.
+    model_cfg = cfg.model.model_copy(update={"drop_path": 0.0 if cfg.freeze_encoder else cfg.drop_path})
+    model = SkeletonClassifier(model_cfg, cfg.data.num_classes, dropout=cfg.dropout)
     if config.get("pretrained_file"):
         load_encoder_weights(model, config["pretrained_file"])
+    if cfg.freeze_encoder:  # linear protocol: only the head learns (DDP skips frozen parameters)
+        model.encoder.requires_grad_(False)
     model.to(device)
     optimizer = make_optimizer(param_groups(model, cfg.optim.weight_decay, cfg.optim.layer_decay), cfg.optim.lr,
                                device)
