@@ -114,13 +114,27 @@ def _epoch_batches(shard, cfg, epoch: int, rank: int, device, seed: int):
     )
 
 
+def _staging_dir(run_id: str) -> str:
+    """This run's local staging directory for checkpoints before Ray Train copies them to storage.
+
+    Per run, so a worker restarted after a SIGKILL (which skips the clean-up in `_report`) can remove
+    what its predecessor left, and only that."""
+    return os.path.join(tempfile.gettempdir(), f"skelmae-ckpt-{run_id}")
+
+
+def _clear_staging(run_id: str) -> None:
+    shutil.rmtree(_staging_dir(run_id), ignore_errors=True)
+
+
 def _report(metrics: dict, state: dict | None) -> None:
     """`ray.train.report`, with the state (if any) as a checkpoint whose temporary directory is removed
     once Ray Train has copied it to storage."""
     if state is None:
         ray.train.report(metrics)
         return
-    tmp = tempfile.mkdtemp(prefix="skelmae-ckpt-")
+    base = _staging_dir(state["mlflow_run_id"])
+    os.makedirs(base, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=base)
     try:
         checkpoint.save(state, os.path.join(tmp, checkpoint.CHECKPOINT_FILE))
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
@@ -187,6 +201,8 @@ def pretrain_loop(config: dict) -> None:
     cfg: PretrainConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
     _maybe_write_pid(config.get("pid_dir"), rank)
+    if rank == 0:
+        _clear_staging(config["run_id"])
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
     model = SkeletonMAE(cfg.model).to(device)
@@ -272,6 +288,8 @@ def _classification_loss(label_smoothing: float, model, x, y):
 def finetune_loop(config: dict) -> None:
     cfg: FinetuneConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
+    if rank == 0:
+        _clear_staging(config["run_id"])
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
     # Drop path is a fine-tuning regulariser: the pretrained model's own rate (usually 0) does not apply.

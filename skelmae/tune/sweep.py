@@ -277,7 +277,7 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         ft = FinetuneConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
                             optim=OptimConfig(epochs=cfg.champion_epochs, batch_size=pre.optim.batch_size),
                             tracking=pre.tracking.model_copy(update={"run_name": f"{name}-champion"}),
-                            register_as=cfg.champion)
+                            register_as=cfg.champion, resume=cfg.resume)  # a resumed sweep continues it
         res = run_finetune(ft)
         version = promote(res["run_id"], cfg.champion, "champion", tracking_uri)
         client.set_tag(parent_id, "champion_model", f"models:/{cfg.champion}@champion (version {version})")
