@@ -107,6 +107,7 @@ def test_nan_loss_fails_the_run_naming_epoch_and_step(ray_local, mlflow_store, s
     assert "non-finite training loss at epoch 0, step" in run.data.tags["end_reason"]
 
 
+@pytest.mark.timeout(1800)  # two trainings on a shared 2-core machine
 def test_one_and_two_workers_step_alike_at_one_global_batch(ray_local, mlflow_store, synthetic_dataset, tmp_path):
     client = MlflowClient(mlflow_store)
     one = run_pretrain(_cfg(synthetic_dataset, tmp_path, "truth-scale", "--optim.epochs", "2",
@@ -120,6 +121,7 @@ def test_one_and_two_workers_step_alike_at_one_global_batch(ray_local, mlflow_st
     assert float(params["optim.lr"]) == pytest.approx(float(params["optim.base_lr"]) * 16 / 256)
 
 
+@pytest.mark.timeout(1800)  # two trainings on a shared 2-core machine
 def test_restart_from_checkpoint_reproduces_the_next_epoch(ray_local, mlflow_store, synthetic_dataset, tmp_path):
     client = MlflowClient(mlflow_store)
     common = ("--optim.epochs", "3", "--scaling.num_workers", "1", "--scaling.cpus_per_worker", "0.5")
@@ -165,6 +167,7 @@ def test_sigterm_of_the_driver_marks_the_run_killed(synthetic_dataset, mlflow_st
     assert "interrupted" in run.data.tags["end_reason"]
 
 
+@pytest.mark.timeout(1800)  # two trainings on a shared 2-core machine
 def test_resume_after_a_sigkilled_driver_continues_the_same_run(ray_local, synthetic_dataset, mlflow_store, tmp_path):
     client = MlflowClient(mlflow_store)
     proc = _driver(tmp_path, synthetic_dataset, mlflow_store, "truth-resume", "crashed-driver", epochs=3)
