@@ -2,7 +2,7 @@
 
     python jobs/sweep.py                                   # embedded default: 3 ratios, tiny, synthetic
     python jobs/sweep.py --strategies random,joint,frame,spatiotemporal --mask_ratios 0.6,0.75,0.9
-    python jobs/sweep.py --search random --num_samples 12 --lrs 0.0005,0.001,0.002
+    python jobs/sweep.py --search random --num_samples 12 --base_lrs 0.004,0.008,0.016
     python jobs/sweep.py --name my-sweep --resume          # finished trials are not rerun
     python -m dashboards.compare --experiment skelmae     # compare the trials
 

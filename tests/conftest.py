@@ -157,7 +157,7 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
         *common, "--optim.epochs", "1", "--linear_eval", "false", "--knn_every", "0"]))
     ft = run_finetune(load_config(FinetuneConfig, [
         *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.batch_size", "8",
-        "--optim.lr", "3e-3", "--optim.warmup_epochs", "1", "--register_as", name]))
+        "--optim.base_lr", "0.096", "--optim.warmup_epochs", "1", "--register_as", name]))
     version = promote(ft["run_id"], name, "champion", mlflow_store)
     return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": version,
             "checkpoint": ft["checkpoint"], "pretrain_checkpoint": pre["checkpoint"],

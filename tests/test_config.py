@@ -21,10 +21,10 @@ def test_defaults_are_the_embedded_default():
 
 def test_yaml_then_cli_overrides(tmp_path):
     f = tmp_path / "c.yaml"
-    f.write_text("seed: 3\noptim:\n  epochs: 7\n  lr: 0.01\nmodel:\n  mask_ratio: 0.8\n")
-    cfg = load_config(PretrainConfig, ["--config", str(f), "--optim.lr=0.002", "--model.mask_ratio", "0.6"])
+    f.write_text("seed: 3\noptim:\n  epochs: 7\n  base_lr: 0.01\nmodel:\n  mask_ratio: 0.8\n")
+    cfg = load_config(PretrainConfig, ["--config", str(f), "--optim.base_lr=0.002", "--model.mask_ratio", "0.6"])
     assert cfg.seed == 3 and cfg.optim.epochs == 7
-    assert cfg.optim.lr == pytest.approx(0.002)
+    assert cfg.optim.base_lr == pytest.approx(0.002)
     assert cfg.model.mask_ratio == pytest.approx(0.6)
 
 
@@ -87,8 +87,8 @@ def test_nan_or_inf_for_an_integer_names_the_field(argv, field):
 def test_non_finite_learning_rate_is_refused(value):
     # Before: `--optim.lr inf` trained on NaN losses and exited 0.
     with pytest.raises(ConfigError) as e:
-        load_config(PretrainConfig, ["--optim.lr", value])
-    assert e.value.field == "optim.lr"
+        load_config(PretrainConfig, ["--optim.base_lr", value])
+    assert e.value.field == "optim.base_lr"
     with pytest.raises(ConfigError) as e:
         load_config(LinearEvalConfig, ["--lr", value])
     assert e.value.field == "lr"
@@ -104,13 +104,13 @@ def test_no_non_finite_float_anywhere(argv, field):
     with pytest.raises(ConfigError) as e:
         load_config(PretrainConfig, argv)
     assert e.value.field == field
-    with pytest.raises(ConfigError, match="^lrs"):
-        load_config(SweepConfig, ["--lrs", "0.001,inf"])
+    with pytest.raises(ConfigError, match="^base_lrs"):
+        load_config(SweepConfig, ["--base_lrs", "0.001,inf"])
 
 
 def test_yaml_syntax_error_gives_file_and_line(tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("seed: 1\noptim:\n  lr: [0.1\n  epochs: 3\n")
+    f.write_text("seed: 1\noptim:\n  base_lr: [0.1\n  epochs: 3\n")
     with pytest.raises(ConfigError) as e:
         load_config(PretrainConfig, ["--config", str(f)])
     assert e.value.field == "config"
@@ -151,16 +151,16 @@ def test_bad_setting_fails_before_ray_and_mlflow(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     was_running = ray.is_initialized()
     db = tmp_path / "mlflow.db"
-    argv = ["--optim.lr", "inf", "--tracking.tracking_uri", f"sqlite:///{db}",
+    argv = ["--optim.base_lr", "inf", "--tracking.tracking_uri", f"sqlite:///{db}",
             "--tracking.storage_path", str(tmp_path / "runs")]
     assert _job("pretrain").main(argv) == 2
-    assert "optim.lr" in capsys.readouterr().err
+    assert "optim.base_lr" in capsys.readouterr().err
     assert not db.exists() and not (tmp_path / "runs").exists()
     assert ray.is_initialized() == was_running
 
 
 @pytest.mark.parametrize("job, fields", [
-    ("pretrain", ["--model.mask_ratio", "--optim.lr", "--data.benchmark", "--scaling.num_workers", "--knn_every"]),
+    ("pretrain", ["--model.mask_ratio", "--optim.base_lr", "--data.benchmark", "--scaling.num_workers", "--knn_every"]),
     ("finetune", ["--pretrained", "--label_smoothing", "--optim.epochs"]),
     ("linear_eval", ["--pretrained", "--lr", "--knn_k"]),
     ("sweep", ["--mask_ratios", "--strategies", "--pretrain.optim.epochs", "--pretrain.model.preset"]),

@@ -102,9 +102,9 @@ def test_trial_config_applies_the_trial_and_masking_sub_ratio_rule():
     from skelmae.tune.sweep import trial_pretrain_config
 
     base = load_config(SweepConfig, ["--pretrain.optim.batch_size", "16"]).pretrain
-    cfg = trial_pretrain_config(base, {"strategy": "spatiotemporal", "mask_ratio": 0.75, "lr": 0.002})
+    cfg = trial_pretrain_config(base, {"strategy": "spatiotemporal", "mask_ratio": 0.75, "base_lr": 0.002})
     # Split evenly between joints and segments so that 1 - (1 - j)(1 - f) = 0.75.
     assert cfg.model.joint_mask_ratio == pytest.approx(0.5) == cfg.model.frame_mask_ratio
-    assert cfg.optim.lr == 0.002 and cfg.optim.batch_size == 16 and cfg.optim.epochs == base.optim.epochs
+    assert cfg.optim.base_lr == 0.002 and cfg.optim.batch_size == 16 and cfg.optim.epochs == base.optim.epochs
     other = trial_pretrain_config(base, {"strategy": "random", "mask_ratio": 0.6, "preset": "base"})
     assert other.model.embed_dim == 256 and other.model.mask_strategy == "random" and other.model.mask_ratio == 0.6

@@ -48,6 +48,8 @@ class DataConfig(Section):
                                 "into Ray's object store, not every epoch")
     synthetic_samples: int = Field(720, ge=20, description="size of the embedded synthetic dataset")
     synthetic_seed: int = Field(0, description="seed of the embedded synthetic dataset")
+    shuffle_buffer: int = Field(2000, ge=0, description="training rows each worker shuffles in memory every "
+                                "epoch, seeded by (seed, epoch, rank); 0 = no shuffling")
     cache_dir: str = Field("~/.cache/skelmae", description="where the embedded synthetic dataset is generated")
 
     @model_validator(mode="after")
@@ -63,20 +65,38 @@ class DataConfig(Section):
 
 class OptimConfig(Section):
     epochs: int = Field(12, ge=1, description="training epochs")
-    batch_size: int = Field(32, ge=1, description="sequences per step, per worker")
-    lr: float = Field(1e-3, gt=0.0, description="peak learning rate (after warm-up)")
+    batch_size: int = Field(32, ge=1, description="global batch: sequences per optimizer step, all workers and "
+                            "accumulation steps together (per-worker micro-batch = batch_size / (num_workers x "
+                            "accum_steps))")
+    accum_steps: int = Field(1, ge=1, description="gradient accumulation micro-steps per optimizer step")
+    base_lr: float = Field(8e-3, gt=0.0, description="peak learning rate per 256 sequences; the run uses "
+                           "lr = base_lr x batch_size / 256 (MAE/MAMP's scaling rule)")
     min_lr: float = Field(1e-5, ge=0.0, description="learning rate at the end of the cosine decay; <= lr")
     weight_decay: float = Field(0.05, ge=0.0, description="AdamW weight decay")
     warmup_epochs: float = Field(1.0, ge=0.0, description="linear warm-up epochs; <= epochs")
     grad_clip: float = Field(1.0, ge=0.0, description="gradient norm clip; 0 disables")
+    layer_decay: float = Field(1.0, gt=0.0, le=1.0, description="fine-tuning: layer-wise lr decay (MAE's "
+                               "param_groups_lrd); 1 = off")
+
+    @property
+    def lr(self) -> float:
+        """The peak learning rate of this global batch."""
+        return self.base_lr * self.batch_size / 256
 
     @model_validator(mode="after")
     def _schedule(self) -> OptimConfig:
         if self.min_lr > self.lr:
-            raise ValueError("min_lr: must be in [0, lr]")
+            raise ValueError(f"min_lr: must be in [0, lr] (lr = base_lr x batch_size / 256 = {self.lr:.3g})")
         if self.warmup_epochs > self.epochs:
             raise ValueError("warmup_epochs: must be in [0, epochs]")
         return self
+
+
+def _check_global_batch(optim: OptimConfig, scaling: ScalingConfig) -> None:
+    parts = scaling.num_workers * optim.accum_steps
+    if optim.batch_size % parts:
+        raise ValueError(f"optim.batch_size: the global batch {optim.batch_size} must divide by "
+                         f"scaling.num_workers x optim.accum_steps = {parts}")
 
 
 class ScalingConfig(Section):
@@ -97,12 +117,13 @@ class TrackingConfig(Section):
                               "relative paths resolve against the working directory")
     tracking_uri: str = Field("", description="MLflow tracking URI; empty = $MLFLOW_TRACKING_URI, else "
                               "sqlite file mlflow.db in the working directory")
+    num_to_keep: int = Field(2, ge=1, description="Ray Train checkpoints kept per run (the latest ones)")
 
 
 class PretrainConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="SkeletonMAE")
     data: DataConfig = Field(default_factory=DataConfig)
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1.5e-3))
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(base_lr=1.2e-2))
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     seed: int = Field(0, description="seed of weights, masks and augmentation")
@@ -120,6 +141,7 @@ class PretrainConfig(Section):
     def _resume_needs_a_name(self) -> PretrainConfig:
         if self.resume and not self.tracking.run_name:
             raise ValueError("resume: needs tracking.run_name of the run to continue")
+        _check_global_batch(self.optim, self.scaling)
         return self
 
 
@@ -130,16 +152,29 @@ class FinetuneConfig(Section):
     pretrained: str = Field("", description=f"{_PRETRAINED}; empty = train from scratch")
     model: ModelConfig = Field(default_factory=ModelConfig, description="SkeletonMAE (from --pretrained if given)")
     data: DataConfig = Field(default_factory=DataConfig)
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(epochs=10, lr=5e-4))
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(epochs=10, base_lr=4e-3))
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     seed: int = Field(0, description="seed of the head, dropout and augmentation")
     dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout before the classification head")
+    drop_path: float = Field(0.1, ge=0.0, lt=1.0, description="stochastic depth of the encoder while "
+                             "fine-tuning (largest rate, last block; MAMP: 0.3); overrides the pretrained model's")
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0, description="cross-entropy label smoothing")
     checkpoint_every: int = Field(1, ge=1, description="epochs between checkpoints")
     max_failures: int = Field(0, ge=-1, description="worker failures Ray Train retries (-1 = unlimited)")
     register_as: str = Field("", description="MLflow registered-model name for the classifier; empty = not "
                              "registered")
+    freeze_encoder: bool = Field(False, description="train the head only on the frozen encoder, end to end "
+                                 "over epochs with augmentation (MAMP's linear-evaluation protocol; "
+                                 "jobs/linear_eval.py is the fast frozen-feature probe)")
+    resume: bool = Field(False, description="continue run tracking.run_name from its latest checkpoint")
+
+    @model_validator(mode="after")
+    def _global_batch(self) -> FinetuneConfig:
+        if self.resume and not self.tracking.run_name:
+            raise ValueError("resume: needs tracking.run_name of the run to continue")
+        _check_global_batch(self.optim, self.scaling)
+        return self
 
 
 class LinearEvalConfig(Section):
@@ -158,7 +193,7 @@ class LinearEvalConfig(Section):
 
 def _sweep_pretrain_defaults() -> PretrainConfig:
     return PretrainConfig(
-        optim=OptimConfig(epochs=6, lr=1.5e-3, warmup_epochs=1.0),
+        optim=OptimConfig(epochs=6, base_lr=1.2e-2, warmup_epochs=1.0),
         scaling=ScalingConfig(cpus_per_worker=0.49, torch_threads=1),
         # A figure every epoch: ASHA may stop any trial, the best included, before its last epoch.
         knn_every=1, figure_every=1, linear_eval=False, checkpoint_every=1,
@@ -171,7 +206,8 @@ class SweepConfig(Section):
     strategies: CommaList[MaskStrategy] = Field(["random"], min_length=1, description="masking strategies")
     mask_ratios: CommaList[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         [0.5, 0.75, 0.9], min_length=1, description="mask ratios")
-    lrs: CommaList[Annotated[float, Field(gt=0.0)]] = Field([], description="learning rates; empty = pretrain.optim.lr")
+    base_lrs: CommaList[Annotated[float, Field(gt=0.0)]] = Field(
+        [], description="base learning rates (per 256 sequences); empty = pretrain.optim.base_lr")
     presets: CommaList[str] = Field([], description=f"model presets {sorted(PRESETS)}; empty = pretrain.model.preset")
     search: Literal["grid", "random"] = Field("grid", description="grid: every combination; random: num_samples "
                                               "draws from the lists")

@@ -31,7 +31,7 @@ __all__ = ["ConfigError", "config_error", "dump_yaml", "flatten", "help_text", "
 
 # Checks across fields raise ValueError("FIELD: why") from a model validator; pydantic reports them
 # at the model's location, so the field is read back from the message.
-_FIELD_PREFIX = re.compile(r"^(?:Value error, )?([A-Za-z_]\w*): (.*)$", re.DOTALL)
+_FIELD_PREFIX = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.]*): (.*)$", re.DOTALL)
 
 
 def _section(cls: type | None, loc: list[str]) -> type | None:

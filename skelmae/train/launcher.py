@@ -2,13 +2,14 @@
 
 The driver validates the config (already done by `load_config`), resolves data and the tracking
 store, creates the MLflow run (params, tags, config file), builds the Ray Datasets, fits, and logs
-the final checkpoint. Workers log per-epoch metrics to the same run from rank 0.
+the final checkpoint. Per-epoch metrics reach the run through a controller-side callback
+(`epoch_log.EpochMetricsLogger`, exactly once each); the driver prints one line per epoch
+(`epoch_log.EpochConsole`); the run always ends FINISHED, FAILED or KILLED (`lifecycle.run_lifecycle`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
 from ray.train.torch import TorchTrainer
 
+from data_pipeline.errors import ConfigError
 from data_pipeline.parquet_io import manifest_hash
 from data_pipeline.redact import redact
 from skelmae import checkpoint
@@ -35,6 +37,8 @@ from skelmae.config.loader import dump_yaml, flatten, to_dict
 from skelmae.data.datasets import count_split, label_subset, resolve_data_path, split_dataset
 from skelmae.serve.registry import log_classifier
 from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
+from skelmae.train.epoch_log import KEY, EpochConsole, EpochMetricsLogger
+from skelmae.train.lifecycle import run_lifecycle
 from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
 
 log = logging.getLogger(__name__)
@@ -67,15 +71,23 @@ def _find_run(client: MlflowClient, experiment_id: str, run_name: str, kind: str
 
 
 def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: dict | None = None,
-                     resume: bool = False, parent_run_id: str | None = None) -> tuple[str, str]:
-    """Create (or, on resume, reopen) the job's MLflow run; returns (tracking_uri, run_id)."""
+                     resume: bool = False, parent_run_id: str | None = None,
+                     unique_name: bool = False) -> tuple[str, str]:
+    """Create (or, on resume, reopen) the job's MLflow run; returns (tracking_uri, run_id).
+
+    `unique_name`: a run of this kind and name that exists already is an error unless `resume` (a job
+    whose Ray Train storage is keyed by the name would otherwise pick up the old run's checkpoints)."""
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     experiment_id = ensure_experiment(cfg.tracking.experiment, tracking_uri)
     client = MlflowClient(tracking_uri)
-    run_id = _find_run(client, experiment_id, run_name, kind) if resume else None
-    if run_id is not None:
-        client.update_run(run_id, status="RUNNING")
-        return tracking_uri, run_id
+    existing = _find_run(client, experiment_id, run_name, kind) if (resume or unique_name) else None
+    if existing is not None and not resume:
+        status = client.get_run(existing).info.status
+        raise ConfigError("tracking.run_name", f"a {kind} run named {run_name!r} exists already ({status}, MLflow "
+                          f"run {existing}): pass --resume to continue it, or choose a new --tracking.run_name")
+    if existing is not None:
+        _mark_resumed(client, existing)
+        return tracking_uri, existing
     commit = git_commit()
     tags = {
         "job_kind": kind,
@@ -93,6 +105,8 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
     run_id = run.info.run_id
     params = flatten(to_dict(cfg))
     params["data.num_classes"] = cfg.data.num_classes  # follows from the benchmark; recorded for comparisons
+    if hasattr(cfg, "optim"):
+        params["optim.lr"] = cfg.optim.lr  # base_lr scaled to the global batch: what the schedule peaks at
     for secret in ("data.path", "tracking.tracking_uri", "tracking.storage_path"):
         params[secret] = redact(str(params[secret]))
     params = {k: ("" if v is None else v) for k, v in params.items()}
@@ -104,6 +118,29 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
             text = text.replace(value, redact(value))
     client.log_text(run_id, text, "config.yaml")
     return tracking_uri, run_id
+
+
+def _mark_resumed(client: MlflowClient, run_id: str) -> None:
+    """Reopen a run for `--resume` and say so on its page: when, and after which logged epoch."""
+    epochs = [int(m.step) for m in client.get_metric_history(run_id, KEY)]
+    run = client.get_run(run_id)
+    when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    after = f"epoch {max(epochs)}" if epochs else "no logged epoch"
+    line = f"Resumed {when} (was {run.info.status}; last logged: {after}; continues from the latest checkpoint)."
+    note = run.data.tags.get("mlflow.note.content", "")
+    client.set_tag(run_id, "mlflow.note.content", f"{note}\n\n{line}".strip())
+    client.set_tag(run_id, "resumed_at", when)
+    client.set_tag(run_id, "resumed_after_epoch", str(max(epochs)) if epochs else "-1")
+    client.set_tag(run_id, "resume_count", str(int(run.data.tags.get("resume_count", "0")) + 1))
+    client.update_run(run_id, status="RUNNING")
+
+
+def steps_per_epoch(n_train: int, cfg) -> int:
+    """Optimizer steps per epoch at the global batch: the same for any worker count."""
+    if n_train < cfg.optim.batch_size:
+        raise ConfigError("optim.batch_size", f"the global batch {cfg.optim.batch_size} is larger than the "
+                          f"training split ({n_train} sequences)")
+    return n_train // cfg.optim.batch_size
 
 
 def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset: list[str] | None = None) -> dict:
@@ -121,7 +158,9 @@ def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
     )
 
 
-def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int):
+def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int, epochs: int = 0):
+    """`TorchTrainer.fit()` with the epoch-metrics callback; prints the epoch line while it runs."""
+    callbacks = [EpochMetricsLogger(loop_config["tracking_uri"], loop_config["run_id"])] if epochs else []
     trainer = TorchTrainer(
         loop,
         train_loop_config=loop_config,
@@ -130,18 +169,22 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
             name=run_name,
             storage_path=storage_path(cfg.tracking),
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.tracking.num_to_keep),
+            callbacks=callbacks,
         ),
         datasets=datasets,
     )
-    return trainer.fit()
+    if not epochs:
+        return trainer.fit()
+    with EpochConsole(loop_config["tracking_uri"], loop_config["run_id"], epochs):
+        return trainer.fit()
 
 
 def finish_run(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str | None:
     """Log the final checkpoint as an artifact, close the run; returns the local checkpoint file."""
     client = MlflowClient(tracking_uri)
     ckpt_file = None
-    if result.error is not None:
+    if getattr(result, "error", None) is not None:  # Train V2 raises instead; kept for a returned error
         client.set_terminated(run_id, status="FAILED")
         raise RuntimeError(f"training failed: {result.error}") from result.error
     if log_checkpoint and result.checkpoint is not None:
@@ -164,23 +207,22 @@ def checkpoint_file(ckpt: ray.train.Checkpoint) -> str:
 def run_pretrain(cfg: PretrainConfig) -> dict:
     data_path = resolve_data_path(cfg.data)
     run_name = _run_name("pretrain", cfg.tracking)
-    tracking_uri, run_id = start_mlflow_run("pretrain", cfg, data_path, run_name, resume=cfg.resume)
+    n_train = count_split(data_path, cfg.data.benchmark, "train")
+    steps = steps_per_epoch(n_train, cfg)
+    tracking_uri, run_id = start_mlflow_run("pretrain", cfg, data_path, run_name, resume=cfg.resume,
+                                            unique_name=bool(cfg.tracking.run_name))
     log.info("pretrain run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
-    init_ray()
-    b = cfg.data.benchmark
-    n_train = count_split(data_path, b, "train")
-    datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
-    loop_config = {
-        "cfg": cfg,
-        "tracking_uri": tracking_uri,
-        "run_id": run_id,
-        "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
-        "data_path": data_path,
-    }
-    if cfg.fail_at_epoch >= 0:
-        loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
-    result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
-    ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
+    with run_lifecycle(tracking_uri, run_id):
+        init_ray()
+        datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
+        loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
+                       "data_path": data_path}
+        if os.environ.get("SKELMAE_TEST_PID_DIR"):  # test-only: where fault tests find the workers' PIDs
+            loop_config["pid_dir"] = os.environ["SKELMAE_TEST_PID_DIR"]
+        if cfg.fail_at_epoch >= 0:
+            loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
+        result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)
+        ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
     out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
            "data_path": data_path, "metrics": dict(result.metrics or {})}
     log.info("pretraining done: checkpoint %s", redact(str(ckpt)))
@@ -208,30 +250,29 @@ def _start_downstream_run(kind: str, cfg: FinetuneConfig | LinearEvalConfig) -> 
     tags = {"pretrained": cfg.pretrained or "random-init", "label_fraction": str(cfg.data.label_fraction)}
     if pretrain_run:
         tags["pretrain_run_id"] = pretrain_run
-    tracking_uri, run_id = start_mlflow_run(kind, cfg, data_path, run_name, extra_tags=tags)
+    resume = getattr(cfg, "resume", False)
+    tracking_uri, run_id = start_mlflow_run(kind, cfg, data_path, run_name, extra_tags=tags, resume=resume,
+                                            unique_name=kind == "finetune" and bool(cfg.tracking.run_name))
     return data_path, tracking_uri, run_id, run_name, pretrained_file
 
 
 def run_finetune(cfg: FinetuneConfig) -> dict:
+    b = cfg.data.benchmark
+    data_path = resolve_data_path(cfg.data)
+    subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
+    steps = steps_per_epoch(count_split(data_path, b, "train", subset), cfg)
     data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("finetune", cfg)
     log.info("finetune run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
-    init_ray()
-    b = cfg.data.benchmark
-    subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
-    n_train = count_split(data_path, b, "train", subset)
-    datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
-    loop_config = {
-        "cfg": cfg,
-        "tracking_uri": tracking_uri,
-        "run_id": run_id,
-        "steps_per_epoch": math.ceil(n_train / cfg.scaling.num_workers / cfg.optim.batch_size),
-        "pretrained_file": pretrained_file,
-    }
-    result = _fit(finetune_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
-    if result.error is None and result.checkpoint is not None:
-        with result.checkpoint.as_directory() as d:
-            log_classifier(tracking_uri, run_id, os.path.join(d, checkpoint.CHECKPOINT_FILE), data_path, cfg)
-    ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
+    with run_lifecycle(tracking_uri, run_id):
+        init_ray()
+        datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
+        loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
+                       "pretrained_file": pretrained_file}
+        result = _fit(finetune_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)
+        if result.checkpoint is not None:
+            with result.checkpoint.as_directory() as d:
+                log_classifier(tracking_uri, run_id, os.path.join(d, checkpoint.CHECKPOINT_FILE), data_path, cfg)
+        ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
     log.info("fine-tuning done: val_acc %s, checkpoint %s", result.metrics.get("val_acc"), redact(str(ckpt)))
     return {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
             "metrics": dict(result.metrics or {}), "model_uri": f"runs:/{run_id}/model"}
@@ -239,15 +280,16 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
 
 def run_linear_eval(cfg: LinearEvalConfig) -> dict:
     data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("linear_eval", cfg)
-    init_ray()
-    b = cfg.data.benchmark
-    subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
-    datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
-    loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
-                   "pretrained_file": pretrained_file}
-    # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
-    result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
-    finish_run(tracking_uri, run_id, result, log_checkpoint=False)
+    with run_lifecycle(tracking_uri, run_id):
+        init_ray()
+        b = cfg.data.benchmark
+        subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
+        datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
+        loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
+                       "pretrained_file": pretrained_file}
+        # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
+        result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
+        finish_run(tracking_uri, run_id, result, log_checkpoint=False)
     metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
     log.info("linear eval: linear_acc %.4f, knn_acc %.4f (MLflow run %s; `mlflow ui --backend-store-uri %s`)",
              metrics.get("linear_acc"), metrics.get("knn_acc"), run_id, redact(tracking_uri))

@@ -8,6 +8,8 @@ driver); every rank calls `ray.train.report` the same number of times.
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import tempfile
 import time
 from functools import partial
@@ -29,8 +31,9 @@ from skelmae.data.batches import SequenceBatcher, load_split_arrays
 from skelmae.model.mae import SkeletonClassifier, SkeletonMAE, load_encoder_weights
 from skelmae.track.evaluation_figures import log_confusion, log_feature_map
 from skelmae.track.reconstruction import reconstruction_figure
-from skelmae.train.engine import autocast, train_one_epoch
+from skelmae.train.engine import autocast, make_optimizer, train_one_epoch
 from skelmae.train.probes import knn_accuracy, topk_accuracy, train_linear_probe
+from skelmae.train.rng import get_rng_states, set_rng_states
 from skelmae.train.schedule import lr_at, param_groups
 
 
@@ -59,9 +62,84 @@ def _setup(seed: int, scaling: ScalingConfig) -> tuple[int, int, torch.device]:
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     if scaling.torch_threads:
         torch.set_num_threads(scaling.torch_threads)
+    # The global generators (masking, dropout, drop path) start here and continue across epochs; a
+    # restart sets them back to the checkpoint's states (`_restore`).
     torch.manual_seed(seed * 1000 + rank)
     np.random.seed((seed * 1000 + rank) % 2**32)
+    random.seed(seed * 1000 + rank)
     return rank, world, ray.train.torch.get_device()
+
+
+def _maybe_write_pid(pid_dir: str | None, rank: int) -> None:
+    # Test-only: where a fault test finds the worker process it kills with SIGKILL.
+    if pid_dir:
+        Path(pid_dir).mkdir(parents=True, exist_ok=True)
+        Path(pid_dir, f"rank{rank}").write_text(str(os.getpid()))
+
+
+def _gather_rng(world: int) -> list[dict]:
+    """Every rank's generator states (all ranks must call it), rank order."""
+    mine = get_rng_states()
+    if not _distributed(world):
+        return [mine]
+    parts: list = [None] * world
+    dist.all_gather_object(parts, mine)
+    return parts
+
+
+def _restore(state: dict, model, optimizer, rank: int) -> int:
+    """Load a checkpoint's model, optimizer and this rank's generator states; returns the next epoch."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    rng = state.get("rng") or []
+    if rank < len(rng):
+        set_rng_states(rng[rank])
+    return state["epoch"] + 1
+
+
+def _epoch_batches(shard, cfg, epoch: int, rank: int, device, seed: int):
+    """This worker's micro-batches of one epoch: shuffled in a local buffer seeded by (seed, epoch, rank),
+    augmented by a generator seeded the same way, the remainder dropped."""
+    micro = cfg.optim.batch_size // (cfg.scaling.num_workers * cfg.optim.accum_steps)
+    batcher = SequenceBatcher(
+        cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
+        rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[seed, epoch, rank],
+    )
+    shuffle = cfg.data.shuffle_buffer
+    return shard.iter_torch_batches(
+        batch_size=micro, collate_fn=batcher, drop_last=True, prefetch_batches=2,
+        pin_memory=device.type == "cuda",
+        local_shuffle_buffer_size=shuffle or None,
+        local_shuffle_seed=(seed * 1_000_003 + epoch * 1009 + rank) % 2**31 if shuffle else None,
+    )
+
+
+def _staging_dir(run_id: str) -> str:
+    """This run's local staging directory for checkpoints before Ray Train copies them to storage.
+
+    Per run, so a worker restarted after a SIGKILL (which skips the clean-up in `_report`) can remove
+    what its predecessor left, and only that."""
+    return os.path.join(tempfile.gettempdir(), f"skelmae-ckpt-{run_id}")
+
+
+def _clear_staging(run_id: str) -> None:
+    shutil.rmtree(_staging_dir(run_id), ignore_errors=True)
+
+
+def _report(metrics: dict, state: dict | None) -> None:
+    """`ray.train.report`, with the state (if any) as a checkpoint whose temporary directory is removed
+    once Ray Train has copied it to storage."""
+    if state is None:
+        ray.train.report(metrics)
+        return
+    base = _staging_dir(state["mlflow_run_id"])
+    os.makedirs(base, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=base)
+    try:
+        checkpoint.save(state, os.path.join(tmp, checkpoint.CHECKPOINT_FILE))
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _distributed(world: int) -> bool:
@@ -100,13 +178,6 @@ def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world
     return f, y
 
 
-def _to_ray(state: dict) -> ray.train.Checkpoint:
-    """The state as a Ray Train checkpoint directory (reported with `ray.train.report`)."""
-    tmp = tempfile.mkdtemp(prefix="skelmae-ckpt-")
-    checkpoint.save(state, os.path.join(tmp, checkpoint.CHECKPOINT_FILE))
-    return ray.train.Checkpoint.from_directory(tmp)
-
-
 def _from_ray(ckpt: ray.train.Checkpoint) -> dict:
     with ckpt.as_directory() as d:
         return checkpoint.load(os.path.join(d, checkpoint.CHECKPOINT_FILE))
@@ -129,17 +200,18 @@ def _reconstruction_loss(model, x, y):
 def pretrain_loop(config: dict) -> None:
     cfg: PretrainConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
+    _maybe_write_pid(config.get("pid_dir"), rank)
+    if rank == 0:
+        _clear_staging(config["run_id"])
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
-    model = SkeletonMAE(cfg.model)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(0.9, 0.95))
+    model = SkeletonMAE(cfg.model).to(device)
+    optimizer = make_optimizer(param_groups(model, cfg.optim.weight_decay), cfg.optim.lr, device, betas=(0.9, 0.95))
     start_epoch, last_score = 0, 0.0
     ckpt = ray.train.get_checkpoint()
     if ckpt is not None:
         state = _from_ray(ckpt)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"] + 1
+        start_epoch = _restore(state, model, optimizer, rank)
         last_score = state.get("last_score", 0.0)
     model = ray.train.torch.prepare_model(model)
     mae = _unwrap(model)
@@ -151,11 +223,7 @@ def pretrain_loop(config: dict) -> None:
 
     for epoch in range(start_epoch, cfg.optim.epochs):
         _maybe_inject_fault(epoch, cfg.fail_at_epoch, config.get("fault_marker"), rank)
-        batcher = SequenceBatcher(
-            cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
-            rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[cfg.seed, epoch, rank],
-        )
-        batches = shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)
+        batches = _epoch_batches(shard, cfg, epoch, rank, device, cfg.seed)
         stats = train_one_epoch(model, batches, optimizer, device, epoch, steps_per_epoch, cfg.optim,
                                 cfg.scaling.precision, _reconstruction_loss)
         elapsed = stats.elapsed_s
@@ -164,6 +232,7 @@ def pretrain_loop(config: dict) -> None:
             "epoch": epoch,
             "loss": loss_total / max(seen_total, 1),
             "lr": lr_at(epoch + 1, cfg.optim),
+            "steps": stats.steps,
             "sequences_per_s": seen_total / elapsed,
             "loader_sequences_per_s": seen_total / max(wait_max, 1e-9),
         }
@@ -175,8 +244,8 @@ def pretrain_loop(config: dict) -> None:
             query = _shard_features(mae, "knn_val", eval_batcher, cfg.optim.batch_size, device, world,
                                     cfg.scaling.precision)
             metrics["knn_acc"] = last_score = knn_accuracy(*bank, *query, k=cfg.knn_k)
-        if rank == 0:
-            logger.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
+        # Per-epoch metrics reach MLflow through the driver's controller callback (EpochMetricsLogger),
+        # once each, after Ray Train registered the checkpoint that covers them.
         # Tune's objective: the latest downstream score (pretraining loss is not comparable across
         # mask ratios), carried between evaluation epochs so every report has it.
         metrics["score"] = last_score
@@ -184,10 +253,12 @@ def pretrain_loop(config: dict) -> None:
         if rank == 0 and figure_samples is not None and figure_due:
             _log_reconstruction(mae, figure_samples, cfg, logger, epoch, device)
         saved = None
-        if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
-            saved = _to_ray(checkpoint.training_state(mae, optimizer, epoch, steps_per_epoch, cfg,
-                                                                config["run_id"], last_score=last_score))
-        ray.train.report(metrics, checkpoint=saved)
+        if (epoch + 1) % cfg.checkpoint_every == 0 or last:
+            rng = _gather_rng(world)
+            if rank == 0:
+                saved = checkpoint.training_state(mae, optimizer, epoch, steps_per_epoch, cfg, config["run_id"],
+                                                  last_score=last_score, rng=rng)
+        _report(metrics, saved)
 
 
 NUM_FIGURE_SAMPLES = 4
@@ -217,19 +288,24 @@ def _classification_loss(label_smoothing: float, model, x, y):
 def finetune_loop(config: dict) -> None:
     cfg: FinetuneConfig = config["cfg"]
     rank, world, device = _setup(cfg.seed, cfg.scaling)
+    if rank == 0:
+        _clear_staging(config["run_id"])
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
-    model = SkeletonClassifier(cfg.model, cfg.data.num_classes, dropout=cfg.dropout)
+    # Drop path is a fine-tuning regulariser: the pretrained model's own rate (usually 0) does not apply.
+    model_cfg = cfg.model.model_copy(update={"drop_path": 0.0 if cfg.freeze_encoder else cfg.drop_path})
+    model = SkeletonClassifier(model_cfg, cfg.data.num_classes, dropout=cfg.dropout)
     if config.get("pretrained_file"):
         load_encoder_weights(model, config["pretrained_file"])
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.optim.weight_decay), lr=cfg.optim.lr)
+    if cfg.freeze_encoder:  # linear protocol: only the head learns (DDP skips frozen parameters)
+        model.encoder.requires_grad_(False)
+    model.to(device)
+    optimizer = make_optimizer(param_groups(model, cfg.optim.weight_decay, cfg.optim.layer_decay), cfg.optim.lr,
+                               device)
     start_epoch = 0
     ckpt = ray.train.get_checkpoint()
     if ckpt is not None:
-        state = _from_ray(ckpt)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch = state["epoch"] + 1
+        start_epoch = _restore(_from_ray(ckpt), model, optimizer, rank)
     model = ray.train.torch.prepare_model(model)
     clf = _unwrap(model)
 
@@ -237,11 +313,7 @@ def finetune_loop(config: dict) -> None:
     shard = ray.train.get_dataset_shard("train")
     eval_batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
     for epoch in range(start_epoch, cfg.optim.epochs):
-        batcher = SequenceBatcher(
-            cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
-            rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[cfg.seed, epoch, rank],
-        )
-        batches = shard.iter_torch_batches(batch_size=cfg.optim.batch_size, collate_fn=batcher)
+        batches = _epoch_batches(shard, cfg, epoch, rank, device, cfg.seed)
         stats = train_one_epoch(model, batches, optimizer, device, epoch, steps_per_epoch, cfg.optim,
                                 cfg.scaling.precision, partial(_classification_loss, cfg.label_smoothing))
         elapsed = stats.elapsed_s
@@ -269,20 +341,21 @@ def finetune_loop(config: dict) -> None:
             "val_acc": totals[3] / max(totals[5], 1),
             "val_top5": totals[4] / max(totals[5], 1),
             "lr": lr_at(epoch + 1, cfg.optim),
+            "steps": stats.steps,
             "sequences_per_s": totals[2] / elapsed,
         }
         last = epoch == cfg.optim.epochs - 1
         if last:
             y_true, y_pred = _gather_labels(trues, preds, world)
-        if rank == 0:
-            logger.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=epoch)
-            if last:
-                log_confusion(logger, y_true, y_pred, cfg.data.num_classes)
+        if rank == 0 and last:
+            log_confusion(logger, y_true, y_pred, cfg.data.num_classes)
         saved = None
-        if rank == 0 and ((epoch + 1) % cfg.checkpoint_every == 0 or last):
-            saved = _to_ray(checkpoint.training_state(clf, optimizer, epoch, steps_per_epoch, cfg,
-                                                                config["run_id"], num_classes=cfg.data.num_classes))
-        ray.train.report(metrics, checkpoint=saved)
+        if (epoch + 1) % cfg.checkpoint_every == 0 or last:
+            rng = _gather_rng(world)
+            if rank == 0:
+                saved = checkpoint.training_state(clf, optimizer, epoch, steps_per_epoch, cfg, config["run_id"],
+                                                  num_classes=cfg.data.num_classes, rng=rng)
+        _report(metrics, saved)
 
 
 def _gather_labels(trues: list, preds: list, world: int) -> tuple[np.ndarray, np.ndarray]:

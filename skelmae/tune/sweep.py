@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import ray
 import ray.train
@@ -32,6 +32,7 @@ from skelmae.data.datasets import count_split, resolve_data_path
 from skelmae.model.masking import scaled_subratios
 from skelmae.serve.registry import promote
 from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
+from skelmae.train.epoch_log import EpochMetricsLogger
 from skelmae.train.launcher import (
     finish_run,
     init_ray,
@@ -40,8 +41,10 @@ from skelmae.train.launcher import (
     run_linear_eval,
     scaling_config,
     start_mlflow_run,
+    steps_per_epoch,
     storage_path,
 )
+from skelmae.train.lifecycle import run_lifecycle
 from skelmae.train.loops import pretrain_loop
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,8 @@ ReportFn = Callable[[str, str, str], None]
 def search_space(cfg: SweepConfig) -> tuple[dict, int]:
     """Tune param space and the number of samples to draw from it."""
     axes = {"strategy": cfg.strategies, "mask_ratio": cfg.mask_ratios}
-    if cfg.lrs:
-        axes["lr"] = cfg.lrs
+    if cfg.base_lrs:
+        axes["base_lr"] = cfg.base_lrs
     if cfg.presets:
         axes["preset"] = cfg.presets
     if cfg.search == "grid":
@@ -76,8 +79,8 @@ def trial_pretrain_config(base: PretrainConfig, params: dict) -> PretrainConfig:
         # Split the target ratio evenly between joints and segments (masking's rule for an override).
         model["joint_mask_ratio"], model["frame_mask_ratio"] = scaled_subratios(1.0, 1.0, params["mask_ratio"])
     d["model"] = model
-    if "lr" in params:
-        d["optim"]["lr"] = params["lr"]
+    if "base_lr" in params:
+        d["optim"]["base_lr"] = params["base_lr"]
     return PretrainConfig.model_validate(d)
 
 
@@ -106,12 +109,13 @@ def sweep_trial(config: dict) -> None:
             # A fixed name per trial: a restored sweep resumes the trial from its last checkpoint.
             name=run_name,
             storage_path=config["storage_path"],
-            callbacks=[TuneReportCallback()],
+            callbacks=[TuneReportCallback(), EpochMetricsLogger(tracking_uri, run_id)],
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
         ),
         datasets=datasets,
     )
-    result = trainer.fit()
+    with run_lifecycle(tracking_uri, run_id):
+        result = trainer.fit()
     # Tune usually ends the trial before fit() returns (ASHA stops every trial at max_t, and early
     # ones sooner), so the child run is closed by the driver from Tune's results: _close_trial_run.
     # This line is reached under FIFO or when the trial outlives its last report.
@@ -174,6 +178,24 @@ def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
             pass
     log.info("sweep %s: MLflow parent run %s at %s", name, parent_id, redact(tracking_uri))
 
+    with run_lifecycle(tracking_uri, parent_id), _close_children_on_exit(client, parent_id):
+        return _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_uri, report)
+
+
+@contextmanager
+def _close_children_on_exit(client: MlflowClient, parent_id: str):
+    """A sweep that fails or is interrupted ends its still-RUNNING trial runs too (KILLED)."""
+    try:
+        yield
+    except BaseException:
+        for run in client.search_runs([client.get_run(parent_id).info.experiment_id],
+                                      filter_string=f"tags.mlflow.parentRunId = '{parent_id}' "
+                                                    "and attributes.status = 'RUNNING'"):
+            client.set_terminated(run.info.run_id, status="KILLED")
+        raise
+
+
+def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_uri, report) -> dict:
     init_ray()
     n_train = count_split(data_path, pre.data.benchmark, "train")
     trial_config = {
@@ -182,7 +204,7 @@ def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
         "sweep_name": name,
         "parent_run_id": parent_id,
         "storage_path": os.path.join(storage, name, "trials"),
-        "steps_per_epoch": math.ceil(n_train / pre.scaling.num_workers / pre.optim.batch_size),
+        "steps_per_epoch": steps_per_epoch(n_train, pre),
     }
     space, num_samples = search_space(cfg)
     scheduler = (
@@ -255,7 +277,7 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         ft = FinetuneConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
                             optim=OptimConfig(epochs=cfg.champion_epochs, batch_size=pre.optim.batch_size),
                             tracking=pre.tracking.model_copy(update={"run_name": f"{name}-champion"}),
-                            register_as=cfg.champion)
+                            register_as=cfg.champion, resume=cfg.resume)  # a resumed sweep continues it
         res = run_finetune(ft)
         version = promote(res["run_id"], cfg.champion, "champion", tracking_uri)
         client.set_tag(parent_id, "champion_model", f"models:/{cfg.champion}@champion (version {version})")
