@@ -7,12 +7,12 @@
 The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a signature.
 """
 
-import logging
 import sys
 
 from data_pipeline.redact import redact
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 from skelmae.train.launcher import run_finetune
 
 
@@ -20,9 +20,6 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(FinetuneConfig, argv, "finetune", __doc__)
     if cfg is None:
         return 2
-    # The platform reports progress (run IDs, where the data comes from) through `logging`.
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("skelmae").setLevel(logging.INFO)
     result = run_finetune(cfg)
     m = result["metrics"]
     print(f"finetune MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
@@ -32,4 +29,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("finetune", main, sys.argv[1:]))

@@ -8,12 +8,12 @@
 Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0.75`); `--help` lists them.
 """
 
-import logging
 import sys
 
 from data_pipeline.redact import redact
 from skelmae.config.jobs import PretrainConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 from skelmae.train.launcher import run_pretrain
 
 
@@ -22,9 +22,6 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(PretrainConfig, argv, "pretrain", __doc__)
     if cfg is None:
         return 2
-    # The platform reports progress (run IDs, where the data comes from) through `logging`.
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("skelmae").setLevel(logging.INFO)
     result = run_pretrain(cfg)
     print(f"pretrain MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"final checkpoint    : {redact(str(result['checkpoint']))}")
@@ -37,4 +34,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("pretrain", main, sys.argv[1:]))

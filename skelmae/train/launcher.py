@@ -22,7 +22,7 @@ from ray.train.torch import TorchTrainer
 
 from data_pipeline.parquet_io import manifest_hash
 from data_pipeline.redact import redact
-from skelmae import checkpoint
+from skelmae import checkpoint, console
 from skelmae.config.jobs import (
     DataConfig,
     FinetuneConfig,
@@ -42,8 +42,7 @@ log = logging.getLogger(__name__)
 
 def init_ray() -> None:
     """Join the cluster named by RAY_ADDRESS (as under `ray job submit`), or start/join a local one."""
-    if not ray.is_initialized():
-        ray.init(configure_logging=False)
+    console.init_ray()
 
 
 def _run_name(kind: str, tracking: TrackingConfig) -> str:
