@@ -31,6 +31,7 @@ from skelmae.config.loader import flatten, to_dict
 from skelmae.data.datasets import count_split, resolve_data_path
 from skelmae.model.masking import scaled_subratios
 from skelmae.serve.registry import promote
+from skelmae.track import run_records
 from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
 from skelmae.train.launcher import (
     finish_run,
@@ -112,11 +113,12 @@ def sweep_trial(config: dict) -> None:
         ),
         datasets=datasets,
     )
-    result = trainer.fit()
+    with run_records.system_metrics(tracking_uri, run_id):
+        result = trainer.fit()
     # Tune usually ends the trial before fit() returns (ASHA stops every trial at max_t, and early
     # ones sooner), so the child run is closed by the driver from Tune's results: _close_trial_run.
     # This line is reached under FIFO or when the trial outlives its last report.
-    finish_run(tracking_uri, run_id, result, log_checkpoint=True)
+    finish_run(tracking_uri, run_id, result, log_checkpoint=True, as_model=True)
 
 
 def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
@@ -134,6 +136,8 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
     ckpt = metrics.get("checkpoint_path")
     if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
         client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), ARTIFACT_DIR)
+        run_records.log_checkpoint_model(client.tracking_uri, run_id, os.path.join(ckpt, CHECKPOINT_FILE),
+                                         step=int(metrics.get("epoch", 0)))
     status = "FINISHED" if decision == "completed" else "KILLED" if decision.startswith("stopped early") else "FAILED"
     client.set_terminated(run_id, status=status)
 
