@@ -43,6 +43,8 @@ def setup_console(verbose: bool | None = None) -> None:
         return
     for name in ("ray", "mlflow", "alembic", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow's per-download progress bars (checkpoints fetched by run ID) are not the job's progress.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # The banner every local cluster start prints (token auth stays on; `ray start` and `--verbose` say it).
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     # Ray's own deprecation notices (its internals call its deprecated paths); ours still show.
@@ -127,6 +129,11 @@ def run_job(job: str, main: Callable[[list[str]], int], argv: list[str]) -> int:
     """Run a job's `main(argv)` in console mode; a user error or failed training is one line on stderr."""
     argv = take_verbose_flag(argv)
     setup_console()
+    if "--help" in argv or "-h" in argv:
+        try:
+            return main(argv)
+        finally:
+            print(f"\n{VERBOSE_FLAG}: show Ray's own logging and worker output here (or {VERBOSE_ENV}=1)")
     try:
         return main(argv)
     except user_error_types() as e:
