@@ -12,6 +12,7 @@ import sys
 from data_pipeline.exporters import export_dataset
 from skelmae.config.data_jobs import ExportJobConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 
 
 def main(argv: list[str]) -> int:
@@ -25,4 +26,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("export", main, sys.argv[1:]))

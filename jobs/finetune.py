@@ -7,13 +7,12 @@
 The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a signature.
 """
 
-import logging
 import sys
 
-from data_pipeline.errors import ConfigError
 from data_pipeline.redact import redact
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 from skelmae.train.launcher import run_finetune
 
 
@@ -21,17 +20,7 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(FinetuneConfig, argv, "finetune", __doc__)
     if cfg is None:
         return 2
-    # The platform reports progress (run IDs, where the data comes from) through `logging`.
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("skelmae").setLevel(logging.INFO)
-    try:
-        result = run_finetune(cfg)
-    except ConfigError as e:  # found once the tracking store is open (a taken run name): nothing started
-        print(f"finetune: config error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the MLflow run is marked KILLED
-        print("finetune: interrupted; MLflow run marked KILLED", file=sys.stderr)
-        return 130
+    result = run_finetune(cfg)
     m = result["metrics"]
     print(f"finetune MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"val accuracy        : top1={m.get('val_acc', float('nan')):.4f} top5={m.get('val_top5', float('nan')):.4f}")
@@ -40,4 +29,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("finetune", main, sys.argv[1:]))

@@ -20,6 +20,7 @@ from data_pipeline.importers import ImportFormatError, import_arrays
 from data_pipeline.parquet_io import BENCHMARKS
 from data_pipeline.redact import redact
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 
 
 @dataclass
@@ -66,4 +67,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("import", main, sys.argv[1:]))

@@ -5,12 +5,12 @@
     python jobs/linear_eval.py --pretrained RUN_ID --data.label_fraction 0.01
 """
 
-import logging
 import sys
 
 from data_pipeline.redact import redact
 from skelmae.config.jobs import LinearEvalConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 from skelmae.train.launcher import run_linear_eval
 
 
@@ -18,9 +18,6 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(LinearEvalConfig, argv, "linear_eval", __doc__)
     if cfg is None:
         return 2
-    # The platform reports progress (run IDs, where the data comes from) through `logging`.
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("skelmae").setLevel(logging.INFO)
     result = run_linear_eval(cfg)
     m = result["metrics"]
     print(f"linear eval MLflow run: {result['run_id']} ({redact(result['tracking_uri'])})")
@@ -29,4 +26,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("linear_eval", main, sys.argv[1:]))

@@ -18,6 +18,7 @@ from data_pipeline.errors import ConfigError
 from data_pipeline.pipeline import PreprocessJobConfig, run_preprocess
 from data_pipeline.redact import redact
 from skelmae.config.loader import load_job_config
+from skelmae.console import quiet_ray_data, run_job
 
 
 def main(argv: list[str]) -> int:
@@ -25,6 +26,7 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(PreprocessJobConfig, argv, "preprocess", __doc__)
     if cfg is None:
         return 2
+    quiet_ray_data()
     try:
         manifest = run_preprocess(
             cfg.raw_dir,
@@ -54,4 +56,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("preprocess", main, sys.argv[1:]))

@@ -8,13 +8,12 @@
 Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0.75`); `--help` lists them.
 """
 
-import logging
 import sys
 
-from data_pipeline.errors import ConfigError
 from data_pipeline.redact import redact
 from skelmae.config.jobs import PretrainConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
 from skelmae.train.launcher import run_pretrain
 
 
@@ -23,17 +22,7 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(PretrainConfig, argv, "pretrain", __doc__)
     if cfg is None:
         return 2
-    # The platform reports progress (run IDs, where the data comes from) through `logging`.
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("skelmae").setLevel(logging.INFO)
-    try:
-        result = run_pretrain(cfg)
-    except ConfigError as e:  # found once the tracking store is open (a taken run name): nothing started
-        print(f"pretrain: config error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the MLflow run is marked KILLED
-        print("pretrain: interrupted; MLflow run marked KILLED", file=sys.stderr)
-        return 130
+    result = run_pretrain(cfg)
     print(f"pretrain MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"final checkpoint    : {redact(str(result['checkpoint']))}")
     if "linear_eval" in result:
@@ -45,4 +34,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("pretrain", main, sys.argv[1:]))

@@ -10,13 +10,14 @@ Fields of skelmae.config.jobs.SweepConfig are flags (`--help` lists them); `--pr
 per-trial pretraining config.
 """
 
-import logging
 import sys
 
 from dashboards.sweep_report import log_sweep_report
 from data_pipeline.redact import redact
 from skelmae.config.jobs import SweepConfig
 from skelmae.config.loader import load_job_config
+from skelmae.console import run_job
+from skelmae.tune.summary import trial_table
 from skelmae.tune.sweep import run_sweep
 
 
@@ -24,17 +25,12 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(SweepConfig, argv, "sweep", __doc__)
     if cfg is None:
         return 2
-    # The platform reports progress (run IDs, where the data comes from) through `logging`.
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("skelmae").setLevel(logging.INFO)
     out = run_sweep(cfg, report=log_sweep_report)
     print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({redact(out['tracking_uri'])})")
-    for t in sorted(out["trials"], key=lambda t: -t["score"]):
-        print(f"  {t['strategy']:>15} ratio={t['mask_ratio']:.2f} score={t['score']:.4f} "
-              f"epochs={t['epochs_trained']} {t['decision']}")
+    print(trial_table(out["trials"]))
     print(f"best: {out['best_params']} score={out['best_score']:.4f} (run {out['best_run_id']})")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("sweep", main, sys.argv[1:]))

@@ -17,6 +17,7 @@ from data_pipeline.parquet_io import MANIFEST, read_samples, read_split_dataset,
 from data_pipeline.pipeline import run_preprocess
 from data_pipeline.process import PreprocessConfig
 from data_pipeline.synthetic import generate_dataset
+from skelmae import console
 from skelmae.config.jobs import DataConfig
 from skelmae.data.batches import COLUMNS
 
@@ -35,6 +36,7 @@ def embedded_dataset(cfg: DataConfig) -> str:
         log.info("generating %d synthetic NTU-format files into %s", cfg.synthetic_samples, raw)
         generate_dataset(str(raw), cfg.synthetic_samples, seed=cfg.synthetic_seed)
     log.info("preprocessing %s -> %s", raw, out)
+    console.init_ray()  # before the pipeline starts Ray, so Ray starts in the console's mode
     run_preprocess(str(raw), str(out), dataset="ntu60", cfg=PreprocessConfig())
     return str(out)
 

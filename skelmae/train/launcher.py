@@ -24,7 +24,7 @@ from ray.train.torch import TorchTrainer
 from data_pipeline.errors import ConfigError
 from data_pipeline.parquet_io import manifest_hash
 from data_pipeline.redact import redact
-from skelmae import checkpoint
+from skelmae import checkpoint, console
 from skelmae.config.jobs import (
     DataConfig,
     FinetuneConfig,
@@ -36,6 +36,7 @@ from skelmae.config.jobs import (
 from skelmae.config.loader import dump_yaml, flatten, to_dict
 from skelmae.data.datasets import count_split, label_subset, resolve_data_path, split_dataset
 from skelmae.serve.registry import log_classifier
+from skelmae.track import run_records
 from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
 from skelmae.train.epoch_log import KEY, EpochConsole, EpochMetricsLogger
 from skelmae.train.lifecycle import run_lifecycle
@@ -46,8 +47,7 @@ log = logging.getLogger(__name__)
 
 def init_ray() -> None:
     """Join the cluster named by RAY_ADDRESS (as under `ray job submit`), or start/join a local one."""
-    if not ray.is_initialized():
-        ray.init(configure_logging=False)
+    console.init_ray()
 
 
 def _run_name(kind: str, tracking: TrackingConfig) -> str:
@@ -117,6 +117,7 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
         if value:
             text = text.replace(value, redact(value))
     client.log_text(run_id, text, "config.yaml")
+    run_records.log_dataset_input(tracking_uri, run_id, data_path, name=cfg.data.benchmark)
     return tracking_uri, run_id
 
 
@@ -174,14 +175,16 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
         ),
         datasets=datasets,
     )
-    if not epochs:
-        return trainer.fit()
-    with EpochConsole(loop_config["tracking_uri"], loop_config["run_id"], epochs):
-        return trainer.fit()
+    with run_records.system_metrics(loop_config["tracking_uri"], loop_config["run_id"]):
+        if not epochs:
+            return trainer.fit()
+        with EpochConsole(loop_config["tracking_uri"], loop_config["run_id"], epochs):
+            return trainer.fit()
 
 
-def finish_run(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str | None:
-    """Log the final checkpoint as an artifact, close the run; returns the local checkpoint file."""
+def finish_run(tracking_uri: str, run_id: str, result, log_checkpoint: bool, as_model: bool = False) -> str | None:
+    """Log the final checkpoint as an artifact (and, `as_model`, a logged model), close the run; returns the
+    local checkpoint file."""
     client = MlflowClient(tracking_uri)
     ckpt_file = None
     if getattr(result, "error", None) is not None:  # Train V2 raises instead; kept for a returned error
@@ -190,6 +193,9 @@ def finish_run(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> 
     if log_checkpoint and result.checkpoint is not None:
         with result.checkpoint.as_directory() as d:
             client.log_artifact(run_id, os.path.join(d, checkpoint.CHECKPOINT_FILE), checkpoint.ARTIFACT_DIR)
+            if as_model:
+                run_records.log_checkpoint_model(tracking_uri, run_id, os.path.join(d, checkpoint.CHECKPOINT_FILE),
+                                                 step=int((result.metrics or {}).get("epoch", 0)))
         ckpt_file = checkpoint_file(result.checkpoint)
     client.set_terminated(run_id, status="FINISHED")
     return ckpt_file
@@ -222,7 +228,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         if cfg.fail_at_epoch >= 0:
             loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
         result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)
-        ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
+        ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True, as_model=True)
     out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
            "data_path": data_path, "metrics": dict(result.metrics or {})}
     log.info("pretraining done: checkpoint %s", redact(str(ckpt)))

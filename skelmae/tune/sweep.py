@@ -31,6 +31,7 @@ from skelmae.config.loader import flatten, to_dict
 from skelmae.data.datasets import count_split, resolve_data_path
 from skelmae.model.masking import scaled_subratios
 from skelmae.serve.registry import promote
+from skelmae.track import run_records
 from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
 from skelmae.train.epoch_log import EpochMetricsLogger
 from skelmae.train.launcher import (
@@ -46,6 +47,7 @@ from skelmae.train.launcher import (
 )
 from skelmae.train.lifecycle import run_lifecycle
 from skelmae.train.loops import pretrain_loop
+from skelmae.tune.summary import epochs_run, status_reporter, trial_decision
 
 log = logging.getLogger(__name__)
 TRIAL_FUNCTION_CPU = 0.01
@@ -114,12 +116,12 @@ def sweep_trial(config: dict) -> None:
         ),
         datasets=datasets,
     )
-    with run_lifecycle(tracking_uri, run_id):
+    with run_lifecycle(tracking_uri, run_id), run_records.system_metrics(tracking_uri, run_id):
         result = trainer.fit()
     # Tune usually ends the trial before fit() returns (ASHA stops every trial at max_t, and early
     # ones sooner), so the child run is closed by the driver from Tune's results: _close_trial_run.
     # This line is reached under FIFO or when the trial outlives its last report.
-    finish_run(tracking_uri, run_id, result, log_checkpoint=True)
+    finish_run(tracking_uri, run_id, result, log_checkpoint=True, as_model=True)
 
 
 def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
@@ -127,7 +129,7 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
     run = client.get_run(run_id)
     if "scheduler_decision" in run.data.tags:
         return  # recorded by the sweep this one resumes
-    client.set_tag(run_id, "scheduler_decision", "stopped early by ASHA" if decision == "stopped early" else decision)
+    client.set_tag(run_id, "scheduler_decision", decision)
     metrics = result.metrics or {}
     if "score" in metrics:
         client.log_metric(run_id, "final_score", float(metrics["score"]))
@@ -137,7 +139,9 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
     ckpt = metrics.get("checkpoint_path")
     if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
         client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), ARTIFACT_DIR)
-    status = {"completed": "FINISHED", "stopped early": "KILLED"}.get(decision, "FAILED")
+        run_records.log_checkpoint_model(client.tracking_uri, run_id, os.path.join(ckpt, CHECKPOINT_FILE),
+                                         step=int(metrics.get("epoch", 0)))
+    status = "FINISHED" if decision == "completed" else "KILLED" if decision.startswith("stopped early") else "FAILED"
     client.set_terminated(run_id, status=status)
 
 
@@ -227,8 +231,12 @@ def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_u
                 metric="score", mode="max", scheduler=scheduler, num_samples=num_samples,
                 max_concurrent_trials=_max_concurrent(cfg),
             ),
-            run_config=tune.RunConfig(name="tune", storage_path=tune_dir),
+            run_config=tune.RunConfig(name="tune", storage_path=tune_dir, verbose=1,
+                                      progress_reporter=status_reporter(cfg)),
         )
+    # Tune's newer console output ignores a progress reporter and shows the first four reported
+    # metrics, not the objective: the classic reporter shows the columns asked for.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     results = tuner.fit()
     out = _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre)
     if cfg.report and report is not None:
@@ -240,8 +248,8 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
     trials = []
     for r in results:
         params = r.config["params"]
-        iters = int(r.metrics.get("training_iteration", 0)) if r.metrics else 0
-        status = "error" if r.error else ("stopped early" if iters < pre.optim.epochs else "completed")
+        iters = epochs_run(r.metrics)
+        status = trial_decision(r.error is not None, iters, pre.optim.epochs, cfg.scheduler)
         run_id = _child_run(client, parent_id, f"{name}-{r.metrics.get('trial_id')}") if r.metrics else None
         if run_id:
             _close_trial_run(client, run_id, r, status)
