@@ -22,7 +22,7 @@ from ray.train.torch import TorchTrainer
 
 from data_pipeline.parquet_io import manifest_hash
 from data_pipeline.redact import redact
-from skelmae import checkpoint
+from skelmae import checkpoint, storage_paths
 from skelmae.config.jobs import (
     DataConfig,
     FinetuneConfig,
@@ -36,6 +36,7 @@ from skelmae.data.datasets import count_split, label_subset, resolve_data_path, 
 from skelmae.serve.registry import log_classifier
 from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
 from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
+from skelmae.train.storage import check_shared_storage
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ def init_ray() -> None:
     """Join the cluster named by RAY_ADDRESS (as under `ray job submit`), or start/join a local one."""
     if not ray.is_initialized():
         ray.init(configure_logging=False)
+
+
+def init_ray_checked(tracking: TrackingConfig) -> None:
+    """Join Ray and check the storage path fits the cluster, before any data is read or run is opened."""
+    init_ray()
+    check_shared_storage(tracking.storage_path)
 
 
 def _run_name(kind: str, tracking: TrackingConfig) -> str:
@@ -116,8 +123,11 @@ def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset
 
 
 def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
+    # (min, max) makes Ray Train elastic: it starts with what it gets and shrinks after a node loss.
+    elastic = 0 < s.min_workers < s.num_workers
     return ray.train.ScalingConfig(
-        num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker}
+        num_workers=(s.min_workers, s.num_workers) if elastic else s.num_workers,
+        use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker},
     )
 
 
@@ -162,6 +172,7 @@ def checkpoint_file(ckpt: ray.train.Checkpoint) -> str:
 
 # ---------------------------------------------------------------------------- jobs
 def run_pretrain(cfg: PretrainConfig) -> dict:
+    init_ray_checked(cfg.tracking)
     data_path = resolve_data_path(cfg.data)
     run_name = _run_name("pretrain", cfg.tracking)
     tracking_uri, run_id = start_mlflow_run("pretrain", cfg, data_path, run_name, resume=cfg.resume)
@@ -178,7 +189,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         "data_path": data_path,
     }
     if cfg.fail_at_epoch >= 0:
-        loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
+        loop_config["fault_marker"] = storage_paths.join(storage_path(cfg.tracking), run_name, "injected_fault")
     result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures)
     ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
     out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
@@ -198,6 +209,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
 def _start_downstream_run(kind: str, cfg: FinetuneConfig | LinearEvalConfig) -> tuple[str, str, str, str, str | None]:
     """Resolve data and `--pretrained` (the model config comes from its checkpoint), then open the MLflow
     run linked to the pretraining run. Returns (data_path, tracking_uri, run_id, run_name, pretrained_file)."""
+    init_ray_checked(cfg.tracking)
     data_path = resolve_data_path(cfg.data)
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     pretrained_file, pretrain_run = (None, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -25,6 +25,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from data_pipeline.redact import redact
+from skelmae import storage_paths
 from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
 from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, OptimConfig, PretrainConfig, SweepConfig
 from skelmae.config.loader import flatten, to_dict
@@ -35,6 +36,7 @@ from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
 from skelmae.train.launcher import (
     finish_run,
     init_ray,
+    init_ray_checked,
     job_datasets,
     run_finetune,
     run_linear_eval,
@@ -43,6 +45,7 @@ from skelmae.train.launcher import (
     storage_path,
 )
 from skelmae.train.loops import pretrain_loop
+from skelmae.tune.release import wait_for_cpus
 
 log = logging.getLogger(__name__)
 TRIAL_FUNCTION_CPU = 0.01
@@ -131,8 +134,10 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
         return  # the trial function closed it itself
     # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
     ckpt = metrics.get("checkpoint_path")
-    if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
-        client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), ARTIFACT_DIR)
+    ckpt_file = storage_paths.join(ckpt, CHECKPOINT_FILE) if ckpt else ""
+    if ckpt_file and storage_paths.is_file(ckpt_file):  # a local path or an object-store URI
+        with tempfile.TemporaryDirectory() as tmp:
+            client.log_artifact(run_id, storage_paths.local_copy(ckpt_file, tmp), ARTIFACT_DIR)
     status = {"completed": "FINISHED", "stopped early": "KILLED"}.get(decision, "FAILED")
     client.set_terminated(run_id, status=status)
 
@@ -155,6 +160,7 @@ def _max_concurrent(cfg: SweepConfig) -> int:
 def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
     """Run the sweep; `report` (if given and `cfg.report`) is called when the parent run is closed."""
     pre = cfg.pretrain
+    init_ray_checked(pre.tracking)  # storage fits the cluster, before data or the parent run
     data_path = resolve_data_path(pre.data)
     name = cfg.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     storage = storage_path(pre.tracking)
@@ -181,7 +187,7 @@ def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
         "data_path": data_path,
         "sweep_name": name,
         "parent_run_id": parent_id,
-        "storage_path": os.path.join(storage, name, "trials"),
+        "storage_path": storage_paths.join(storage, name, "trials"),
         "steps_per_epoch": math.ceil(n_train / pre.scaling.num_workers / pre.optim.batch_size),
     }
     space, num_samples = search_space(cfg)
@@ -193,9 +199,9 @@ def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
     # The trial function only orchestrates; its Train workers hold the CPUs (Tune refuses an empty
     # request, so it asks for a sliver).
     trainable = tune.with_resources(sweep_trial, {"CPU": TRIAL_FUNCTION_CPU})
-    tune_dir = os.path.join(storage, name)
-    if cfg.resume and tune.Tuner.can_restore(os.path.join(tune_dir, "tune")):
-        tuner = tune.Tuner.restore(os.path.join(tune_dir, "tune"), trainable, resume_errored=True,
+    tune_dir = storage_paths.join(storage, name)
+    if cfg.resume and tune.Tuner.can_restore(storage_paths.join(tune_dir, "tune")):
+        tuner = tune.Tuner.restore(storage_paths.join(tune_dir, "tune"), trainable, resume_errored=True,
                                    param_space={"params": space, **trial_config})
     else:
         tuner = tune.Tuner(
@@ -247,6 +253,10 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
     client.set_terminated(parent_id, status="FINISHED")
     out = {"name": name, "parent_run_id": parent_id, "best_run_id": best_run, "best_params": best_params,
            "best_score": best_score, "trials": trials, "tracking_uri": tracking_uri}
+    if best_run and (cfg.evaluate_best or cfg.champion):
+        # Never wait silently on CPUs that stopped trials' placement groups still hold.
+        wait_for_cpus(pre.scaling.num_workers * pre.scaling.cpus_per_worker, cfg.release_timeout_s,
+                      "the best trial's evaluation")
     if best_run and cfg.evaluate_best:
         lin = LinearEvalConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
                                tracking=pre.tracking.model_copy(update={"run_name": f"{name}-best-linear"}))
