@@ -29,6 +29,14 @@ def join(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts) if is_uri(base) else os.path.join(base, *parts)
 
 
+def like(path: str, storage: str) -> str:
+    """`path` as a URI of `storage`'s scheme: Ray reports paths within a filesystem (`bucket/key`)."""
+    scheme = storage.split("://", 1)[0] if is_uri(storage) else ""
+    if scheme and scheme != "file" and not is_uri(path):  # file:// paths are local paths already
+        return f"{scheme}://{path.lstrip('/')}"
+    return path
+
+
 def exists(path: str) -> bool:
     fs, p = resolve(path)
     return fs.get_file_info(p).type != pafs.FileType.NotFound

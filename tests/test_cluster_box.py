@@ -52,6 +52,8 @@ def test_storage_paths_on_local_disk(tmp_path):
     assert storage_paths.is_file(marker) and not storage_paths.is_file(str(tmp_path))
     assert storage_paths.local_copy(marker, "/nonexistent") == marker
     assert storage_paths.join("s3://b/runs/", "a", "b") == "s3://b/runs/a/b"
+    assert storage_paths.like("b/runs/ckpt", "s3://b/runs") == "s3://b/runs/ckpt"
+    assert storage_paths.like("/x/ckpt", "file:///x") == "/x/ckpt" == storage_paths.like("/x/ckpt", "/x")
 
 
 # ---------------------------------------------------------------------------- the box

@@ -121,7 +121,8 @@ def sweep_trial(config: dict) -> None:
     finish_run(tracking_uri, run_id, result, log_checkpoint=True)
 
 
-def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
+def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str,
+                     storage: str = "") -> None:
     """Give a trial's child run its final score, scheduler decision, checkpoint artifact and status."""
     run = client.get_run(run_id)
     if "scheduler_decision" in run.data.tags:
@@ -134,7 +135,8 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
         return  # the trial function closed it itself
     # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
     ckpt = metrics.get("checkpoint_path")
-    ckpt_file = storage_paths.join(ckpt, CHECKPOINT_FILE) if ckpt else ""
+    # Tune reports the path within the filesystem (no s3:// scheme): put back the storage's scheme.
+    ckpt_file = storage_paths.join(storage_paths.like(ckpt, storage), CHECKPOINT_FILE) if ckpt else ""
     if ckpt_file and storage_paths.is_file(ckpt_file):  # a local path or an object-store URI
         with tempfile.TemporaryDirectory() as tmp:
             client.log_artifact(run_id, storage_paths.local_copy(ckpt_file, tmp), ARTIFACT_DIR)
@@ -228,7 +230,7 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         status = "error" if r.error else ("stopped early" if iters < pre.optim.epochs else "completed")
         run_id = _child_run(client, parent_id, f"{name}-{r.metrics.get('trial_id')}") if r.metrics else None
         if run_id:
-            _close_trial_run(client, run_id, r, status)
+            _close_trial_run(client, run_id, r, status, storage_path(pre.tracking))
         trials.append({
             "trial_id": r.metrics.get("trial_id") if r.metrics else None,
             "run_id": run_id,
