@@ -15,9 +15,11 @@ By hand (three terminals' worth in one):
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +45,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float = 90) -> None:
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: float = 240) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -58,13 +60,28 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: 
     raise RuntimeError(f"{what} did not answer {url} in {timeout:g} s: {log.read_text()[-2000:]}")
 
 
+def _die_with_parent() -> None:
+    # Runs in the child before exec: SIGTERM when the test process dies, even by os._exit (a pytest
+    # timeout), so no server outlives the session. Linux only; elsewhere the `finally` below must do.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start(args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    # Own process group: stopping the server stops its workers too.
+    return subprocess.Popen(args, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True, preexec_fn=_die_with_parent)
+
+
 def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @dataclass
@@ -83,28 +100,28 @@ class ClusterBox:
         return [n.get_temp_dir_path() for n in self.workers]
 
 
-def _moto(root: Path) -> tuple[subprocess.Popen, str]:
+def _moto(root: Path, procs: list) -> str:
     port = free_port()
     log = root / "moto.log"
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    procs.append(_start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log))
     url = f"http://127.0.0.1:{port}"
-    _wait_http(f"{url}/moto-api/", proc, log, "moto S3 server")
-    return proc, url
+    _wait_http(f"{url}/moto-api/", procs[-1], log, "moto S3 server")
+    return url
 
 
-def _mlflow(root: Path) -> tuple[subprocess.Popen, str]:
+def _mlflow(root: Path, procs: list) -> str:
     port = free_port()
     log = root / "mlflow.log"
-    proc = subprocess.Popen(
+    # The server's job runner (7 consumer processes) is not needed here: on 2 cores it costs a minute.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    procs.append(_start(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
          # Proxied artifacts: clients upload to the server, the server writes to the bucket.
-         "--artifacts-destination", f"s3://{BUCKET}/mlartifacts", "--workers", "1"],
-        stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+         "--artifacts-destination", f"s3://{BUCKET}/mlartifacts", "--workers", "1"], log, env))
     url = f"http://127.0.0.1:{port}"
-    _wait_http(f"{url}/health", proc, log, "mlflow server")
-    return proc, url
+    _wait_http(f"{url}/health", procs[-1], log, "mlflow server")
+    return url
 
 
 @contextlib.contextmanager
@@ -133,13 +150,11 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
     cluster = None
     try:
         os.environ.update(AWS_ENV)
-        moto, s3_url = _moto(root)
-        procs.append(moto)
+        s3_url = _moto(root, procs)
         os.environ["AWS_ENDPOINT_URL"] = s3_url
         os.environ["MLFLOW_S3_ENDPOINT_URL"] = s3_url
         boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
-        mlflow_proc, tracking_uri = _mlflow(root)
-        procs.append(mlflow_proc)
+        tracking_uri = _mlflow(root, procs)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         os.environ.pop("RAY_ADDRESS", None)  # "local" would make the job start its own Ray
 

@@ -106,7 +106,7 @@ def _epochs_logged(tracking_uri: str, run_id: str, metric: str = "loss") -> list
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300, method="thread")
+@pytest.mark.timeout(900, method="thread")
 def test_preprocess_to_s3(s3_dataset):
     from data_pipeline.parquet_io import samples_dir
 
@@ -118,7 +118,7 @@ def test_preprocess_to_s3(s3_dataset):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300, method="thread")
+@pytest.mark.timeout(900, method="thread")
 def test_local_storage_path_fails_before_data_and_run(box, tmp_path):
     from mlflow.tracking import MlflowClient
 
@@ -139,7 +139,7 @@ def test_local_storage_path_fails_before_data_and_run(box, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600, method="thread")
+@pytest.mark.timeout(900, method="thread")
 def test_pretrain_two_workers_on_two_nodes_through_s3(box, s3_dataset, tmp_path):
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -169,7 +169,7 @@ def test_pretrain_two_workers_on_two_nodes_through_s3(box, s3_dataset, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600, method="thread")
+@pytest.mark.timeout(900, method="thread")
 def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
     from mlflow.tracking import MlflowClient
 
@@ -197,7 +197,7 @@ def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600, method="thread")
+@pytest.mark.timeout(900, method="thread")
 def test_node_lost_mid_run_shrinks_and_finishes(box, s3_dataset):
     from mlflow.tracking import MlflowClient
 
