@@ -124,6 +124,13 @@ def _mlflow(root: Path, procs: list) -> str:
     return url
 
 
+def _node_ports() -> dict:
+    # Ray's fixed default ports (dashboard agent 52365, ...) may belong to another Ray on this machine.
+    return {"node_ip_address": "127.0.0.1", "dashboard_agent_listen_port": free_port(),
+            "metrics_export_port": free_port(), "metrics_agent_port": free_port(),
+            "runtime_env_agent_port": free_port()}
+
+
 @contextlib.contextmanager
 def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
     """Start the box; on exit stop exactly what it started and restore the environment.
@@ -159,11 +166,11 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         os.environ.pop("RAY_ADDRESS", None)  # "local" would make the job start its own Ray
 
         cluster = Cluster(initialize_head=True, head_node_args={
-            "num_cpus": 0, "temp_dir": str(root / "head"), "node_ip_address": "127.0.0.1",
-            "include_dashboard": True, "dashboard_host": "127.0.0.1",
+            "num_cpus": 0, "temp_dir": str(root / "head"), "include_dashboard": True, "dashboard_host": "127.0.0.1",
+            "dashboard_port": free_port(), **_node_ports(),
         })
         nodes = [cluster.add_node(num_cpus=NODE_CPUS, temp_dir=str(root / f"node{i}"),
-                                  node_ip_address="127.0.0.1", object_store_memory=200 * 1024**2)
+                                  object_store_memory=200 * 1024**2, **_node_ports())
                  for i in range(workers)]
         cluster.wait_for_nodes(timeout=120)
         ray.init(address=cluster.address, configure_logging=False)
