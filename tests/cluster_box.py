@@ -100,8 +100,7 @@ class ClusterBox:
         return [n.get_temp_dir_path() for n in self.workers]
 
 
-def _moto(root: Path, procs: list) -> str:
-    port = free_port()
+def _moto(root: Path, procs: list, port: int) -> str:
     log = root / "moto.log"
     procs.append(_start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log))
     url = f"http://127.0.0.1:{port}"
@@ -157,14 +156,13 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
     cluster = None
     try:
         os.environ.update(AWS_ENV)
-        s3_url = _moto(root, procs)
-        os.environ["AWS_ENDPOINT_URL"] = s3_url
+        s3_port = free_port()
+        s3_url = f"http://127.0.0.1:{s3_port}"
+        os.environ["AWS_ENDPOINT_URL"] = s3_url  # nodes inherit it: set before they start
         os.environ["MLFLOW_S3_ENDPOINT_URL"] = s3_url
-        boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
-        tracking_uri = _mlflow(root, procs)
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         os.environ.pop("RAY_ADDRESS", None)  # "local" would make the job start its own Ray
 
+        # Ray first, while the machine is quiet: a raylet must register within Ray's fixed 30 s.
         cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 0, "temp_dir": str(root / "head"), "include_dashboard": True, "dashboard_host": "127.0.0.1",
             "dashboard_port": free_port(), **_node_ports(),
@@ -172,6 +170,10 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         nodes = [cluster.add_node(num_cpus=NODE_CPUS, temp_dir=str(root / f"node{i}"),
                                   object_store_memory=200 * 1024**2, **_node_ports())
                  for i in range(workers)]
+        _moto(root, procs, s3_port)
+        boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
+        tracking_uri = _mlflow(root, procs)
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         cluster.wait_for_nodes(timeout=120)
         ray.init(address=cluster.address, configure_logging=False)
         yield ClusterBox(root, s3_url, tracking_uri, cluster.address, cluster, nodes)
