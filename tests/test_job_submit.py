@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -76,11 +77,15 @@ def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
                   "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", "--num-cpus=2",
                   f"--temp-dir={temp_dir}", "--disable-usage-stats"], env)
     assert start.returncode == 0, start.stdout + start.stderr
+    # The job's copy of the working dir has no .git: the commit travels in the runtime environment.
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    runtime_env = json.dumps({"env_vars": {"SKELMAE_GIT_COMMIT": commit}})
     try:
         deadline = time.time() + 60
         submit = None
         while time.time() < deadline:
             submit = _ray(["job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", ".",
+                           "--runtime-env-json", runtime_env,
                            "--", "python", "jobs/pretrain.py", "--data.path", synthetic_dataset,
                            "--optim.epochs", "1", "--linear_eval", "false", "--model.num_frames", "16",
                            "--tracking.tracking_uri", tracking, "--tracking.experiment", "job-submit",
@@ -98,4 +103,5 @@ def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
         [MlflowClient(tracking).get_experiment_by_name("job-submit").experiment_id]
     )
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    assert runs[0].data.tags["git_commit"] == commit
     assert [m.step for m in MlflowClient(tracking).get_metric_history(runs[0].info.run_id, "loss")] == [0]

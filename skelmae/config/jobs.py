@@ -100,7 +100,11 @@ def _check_global_batch(optim: OptimConfig, scaling: ScalingConfig) -> None:
 
 
 class ScalingConfig(Section):
-    num_workers: int = Field(1, ge=1, description="Ray Train workers")
+    num_workers: int = Field(1, ge=1, description="Ray Train workers (the most, when min_workers is set)")
+    # Elastic: with a minimum, a lost node shrinks the run to the workers left instead of waiting for a
+    # replacement forever (Ray Train's fixed-size behaviour); it grows back when resources return.
+    min_workers: int = Field(0, ge=0, description="elastic training: the fewest workers the run continues "
+                             "with after a node is lost (needs max_failures > 0); 0 = exactly num_workers")
     use_gpu: bool = Field(False, description="one GPU per worker")
     # Leave one whole CPU free on the node for Ray Data: its file-listing task needs a full CPU, so
     # 2 workers x 1 CPU on a 2-CPU node deadlock (use 2 x 0.5 there).
@@ -108,6 +112,12 @@ class ScalingConfig(Section):
     torch_threads: int = Field(0, ge=0, description="torch intra-op threads per worker; 0 = torch's default")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="auto: bf16 autocast on GPU, fp32 on CPU; bf16 forces autocast (on CPU too)")
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> ScalingConfig:
+        if self.min_workers > self.num_workers:
+            raise ValueError("min_workers: must be in [0, num_workers]")
+        return self
 
 
 class TrackingConfig(Section):
@@ -223,6 +233,8 @@ class SweepConfig(Section):
     champion: str = Field("", description="registered-model name: fine-tune the best trial, register the "
                           "classifier, alias it `champion`; empty = none")
     champion_epochs: int = Field(10, ge=1, description="fine-tuning epochs of the champion")
+    release_timeout_s: float = Field(300.0, gt=0.0, description="after the trials, the longest wait for the CPUs "
+                                     "they held before the best trial's evaluation fails, naming what holds them")
 
     @field_validator("presets")
     @classmethod

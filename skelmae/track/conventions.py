@@ -69,7 +69,13 @@ def ensure_experiment(name: str, tracking_uri: str) -> str:
 
 
 def git_commit() -> str:
-    """The project's git commit (with '-dirty' when the tree has changes), or 'unknown'."""
+    """The project's git commit (with '-dirty' when the tree has changes), or 'unknown'.
+
+    $SKELMAE_GIT_COMMIT wins when set: `ray job submit --working-dir` ships files without .git, so the
+    submitter passes the commit in the job's runtime environment (README, "From laptop to cluster").
+    """
+    if os.environ.get("SKELMAE_GIT_COMMIT"):
+        return os.environ["SKELMAE_GIT_COMMIT"]
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
@@ -81,8 +87,7 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if not sha:
-        # `ray job submit --working-dir` ships files without .git: the job's env may carry it.
-        return os.environ.get("SKELMAE_GIT_COMMIT", "unknown")
+        return "unknown"
     return sha + ("-dirty" if dirty else "")
 
 

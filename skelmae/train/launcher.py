@@ -24,7 +24,7 @@ from ray.train.torch import TorchTrainer
 from data_pipeline.errors import ConfigError
 from data_pipeline.parquet_io import manifest_hash
 from data_pipeline.redact import redact
-from skelmae import checkpoint, console
+from skelmae import checkpoint, console, storage_paths
 from skelmae.config.jobs import (
     DataConfig,
     FinetuneConfig,
@@ -41,6 +41,7 @@ from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pre
 from skelmae.train.epoch_log import KEY, EpochConsole, EpochMetricsLogger
 from skelmae.train.lifecycle import run_lifecycle
 from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
+from skelmae.train.storage import check_shared_storage
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ log = logging.getLogger(__name__)
 def init_ray() -> None:
     """Join the cluster named by RAY_ADDRESS (as under `ray job submit`), or start/join a local one."""
     console.init_ray()
+
+
+def init_ray_checked(tracking: TrackingConfig) -> None:
+    """Join Ray and check the storage path fits the cluster, before any data is read or run is opened."""
+    init_ray()
+    check_shared_storage(tracking.storage_path)
 
 
 def _run_name(kind: str, tracking: TrackingConfig) -> str:
@@ -154,8 +161,11 @@ def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset
 
 
 def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
+    # (min, max) makes Ray Train elastic: it starts with what it gets and shrinks after a node loss.
+    elastic = 0 < s.min_workers < s.num_workers
     return ray.train.ScalingConfig(
-        num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker}
+        num_workers=(s.min_workers, s.num_workers) if elastic else s.num_workers,
+        use_gpu=s.use_gpu, resources_per_worker={"CPU": s.cpus_per_worker},
     )
 
 
@@ -211,6 +221,7 @@ def checkpoint_file(ckpt: ray.train.Checkpoint) -> str:
 
 # ---------------------------------------------------------------------------- jobs
 def run_pretrain(cfg: PretrainConfig) -> dict:
+    init_ray_checked(cfg.tracking)
     data_path = resolve_data_path(cfg.data)
     run_name = _run_name("pretrain", cfg.tracking)
     n_train = count_split(data_path, cfg.data.benchmark, "train")
@@ -226,7 +237,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         if os.environ.get("SKELMAE_TEST_PID_DIR"):  # test-only: where fault tests find the workers' PIDs
             loop_config["pid_dir"] = os.environ["SKELMAE_TEST_PID_DIR"]
         if cfg.fail_at_epoch >= 0:
-            loop_config["fault_marker"] = os.path.join(storage_path(cfg.tracking), run_name, "injected_fault")
+            loop_config["fault_marker"] = storage_paths.join(storage_path(cfg.tracking), run_name, "injected_fault")
         result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)
         ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True, as_model=True)
     out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
@@ -246,6 +257,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
 def _start_downstream_run(kind: str, cfg: FinetuneConfig | LinearEvalConfig) -> tuple[str, str, str, str, str | None]:
     """Resolve data and `--pretrained` (the model config comes from its checkpoint), then open the MLflow
     run linked to the pretraining run. Returns (data_path, tracking_uri, run_id, run_name, pretrained_file)."""
+    init_ray_checked(cfg.tracking)
     data_path = resolve_data_path(cfg.data)
     tracking_uri = resolve_tracking_uri(cfg.tracking.tracking_uri)
     pretrained_file, pretrain_run = (None, None)

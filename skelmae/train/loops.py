@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from skelmae import checkpoint
+from skelmae import checkpoint, storage_paths
 from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig, ScalingConfig
 from skelmae.data.batches import SequenceBatcher, load_split_arrays
 from skelmae.model.mae import SkeletonClassifier, SkeletonMAE, load_encoder_weights
@@ -185,9 +185,9 @@ def _from_ray(ckpt: ray.train.Checkpoint) -> dict:
 
 def _maybe_inject_fault(epoch: int, fail_at_epoch: int, marker: str | None, rank: int) -> None:
     # Test-only: crash once (the marker survives the restart, so the retry runs through).
-    if epoch == fail_at_epoch and rank == 0 and marker and not os.path.exists(marker):
-        Path(marker).parent.mkdir(parents=True, exist_ok=True)
-        Path(marker).write_text(f"crashed at epoch {epoch}\n")
+    # The marker may be on object storage (s3://...): pyarrow filesystems, not os.path.
+    if epoch == fail_at_epoch and rank == 0 and marker and not storage_paths.exists(marker):
+        storage_paths.write_text(marker, f"crashed at epoch {epoch}\n")
         raise RuntimeError(f"injected fault at epoch {epoch} (fail_at_epoch)")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
 from data_pipeline.redact import redact
+from skelmae import storage_paths
 from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
 from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, OptimConfig, PretrainConfig, SweepConfig
 from skelmae.config.loader import flatten, to_dict
@@ -37,6 +39,7 @@ from skelmae.train.epoch_log import EpochMetricsLogger
 from skelmae.train.launcher import (
     finish_run,
     init_ray,
+    init_ray_checked,
     job_datasets,
     run_finetune,
     run_linear_eval,
@@ -47,6 +50,7 @@ from skelmae.train.launcher import (
 )
 from skelmae.train.lifecycle import run_lifecycle
 from skelmae.train.loops import pretrain_loop
+from skelmae.tune.release import wait_for_cpus
 from skelmae.tune.summary import epochs_run, status_reporter, trial_decision
 
 log = logging.getLogger(__name__)
@@ -124,7 +128,8 @@ def sweep_trial(config: dict) -> None:
     finish_run(tracking_uri, run_id, result, log_checkpoint=True, as_model=True)
 
 
-def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str) -> None:
+def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, decision: str,
+                     storage: str = "") -> None:
     """Give a trial's child run its final score, scheduler decision, checkpoint artifact and status."""
     run = client.get_run(run_id)
     if "scheduler_decision" in run.data.tags:
@@ -137,10 +142,13 @@ def _close_trial_run(client: MlflowClient, run_id: str, result: tune.Result, dec
         return  # the trial function closed it itself
     # The checkpoint becomes a run artifact, so `--pretrained <trial run ID>` works like any pretraining run.
     ckpt = metrics.get("checkpoint_path")
-    if ckpt and os.path.isfile(os.path.join(ckpt, CHECKPOINT_FILE)):
-        client.log_artifact(run_id, os.path.join(ckpt, CHECKPOINT_FILE), ARTIFACT_DIR)
-        run_records.log_checkpoint_model(client.tracking_uri, run_id, os.path.join(ckpt, CHECKPOINT_FILE),
-                                         step=int(metrics.get("epoch", 0)))
+    # Tune reports the path within the filesystem (no s3:// scheme): put back the storage's scheme.
+    ckpt_file = storage_paths.join(storage_paths.like(ckpt, storage), CHECKPOINT_FILE) if ckpt else ""
+    if ckpt_file and storage_paths.is_file(ckpt_file):  # a local path or an object-store URI
+        with tempfile.TemporaryDirectory() as tmp:
+            local = storage_paths.local_copy(ckpt_file, tmp)
+            client.log_artifact(run_id, local, ARTIFACT_DIR)
+            run_records.log_checkpoint_model(client.tracking_uri, run_id, local, step=int(metrics.get("epoch", 0)))
     status = "FINISHED" if decision == "completed" else "KILLED" if decision.startswith("stopped early") else "FAILED"
     client.set_terminated(run_id, status=status)
 
@@ -163,6 +171,7 @@ def _max_concurrent(cfg: SweepConfig) -> int:
 def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
     """Run the sweep; `report` (if given and `cfg.report`) is called when the parent run is closed."""
     pre = cfg.pretrain
+    init_ray_checked(pre.tracking)  # storage fits the cluster, before data or the parent run
     data_path = resolve_data_path(pre.data)
     name = cfg.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     storage = storage_path(pre.tracking)
@@ -207,7 +216,7 @@ def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_u
         "data_path": data_path,
         "sweep_name": name,
         "parent_run_id": parent_id,
-        "storage_path": os.path.join(storage, name, "trials"),
+        "storage_path": storage_paths.join(storage, name, "trials"),
         "steps_per_epoch": steps_per_epoch(n_train, pre),
     }
     space, num_samples = search_space(cfg)
@@ -219,9 +228,9 @@ def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_u
     # The trial function only orchestrates; its Train workers hold the CPUs (Tune refuses an empty
     # request, so it asks for a sliver).
     trainable = tune.with_resources(sweep_trial, {"CPU": TRIAL_FUNCTION_CPU})
-    tune_dir = os.path.join(storage, name)
-    if cfg.resume and tune.Tuner.can_restore(os.path.join(tune_dir, "tune")):
-        tuner = tune.Tuner.restore(os.path.join(tune_dir, "tune"), trainable, resume_errored=True,
+    tune_dir = storage_paths.join(storage, name)
+    if cfg.resume and tune.Tuner.can_restore(storage_paths.join(tune_dir, "tune")):
+        tuner = tune.Tuner.restore(storage_paths.join(tune_dir, "tune"), trainable, resume_errored=True,
                                    param_space={"params": space, **trial_config})
     else:
         tuner = tune.Tuner(
@@ -252,7 +261,7 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         status = trial_decision(r.error is not None, iters, pre.optim.epochs, cfg.scheduler)
         run_id = _child_run(client, parent_id, f"{name}-{r.metrics.get('trial_id')}") if r.metrics else None
         if run_id:
-            _close_trial_run(client, run_id, r, status)
+            _close_trial_run(client, run_id, r, status, storage_path(pre.tracking))
         trials.append({
             "trial_id": r.metrics.get("trial_id") if r.metrics else None,
             "run_id": run_id,
@@ -277,6 +286,10 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
     client.set_terminated(parent_id, status="FINISHED")
     out = {"name": name, "parent_run_id": parent_id, "best_run_id": best_run, "best_params": best_params,
            "best_score": best_score, "trials": trials, "tracking_uri": tracking_uri}
+    if best_run and (cfg.evaluate_best or cfg.champion):
+        # Never wait silently on CPUs that stopped trials' placement groups still hold.
+        wait_for_cpus(pre.scaling.num_workers * pre.scaling.cpus_per_worker, cfg.release_timeout_s,
+                      "the best trial's evaluation")
     if best_run and cfg.evaluate_best:
         lin = LinearEvalConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
                                tracking=pre.tracking.model_copy(update={"run_name": f"{name}-best-linear"}))

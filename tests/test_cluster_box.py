@@ -1,0 +1,234 @@
+"""Laptop to cluster on one machine: multi-node Ray, S3 storage, an MLflow server, and a node that dies.
+
+The fast tests check the storage rules and the elastic scaling config without Ray. The slow ones share
+one cluster-in-a-box (tests/cluster_box.py) for the module: preprocess to s3://, pretrain with two
+workers on two nodes through s3://, a two-trial sweep over the nodes, then a node removed mid-run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from data_pipeline.errors import ConfigError
+from skelmae import storage_paths
+from skelmae.config.jobs import ScalingConfig
+from skelmae.train.storage import check_shared_storage
+
+SMALL = ["--model.num_frames", "16", "--optim.batch_size", "8", "--scaling.torch_threads", "1",
+         "--linear_eval", "false", "--knn_every", "0", "--figure_every", "100"]
+
+
+# ---------------------------------------------------------------------------- fast
+def test_local_storage_on_several_nodes_is_refused_with_the_fix():
+    with pytest.raises(ConfigError) as e:
+        check_shared_storage("runs", nodes=3)
+    msg = str(e.value)
+    assert msg.startswith("tracking.storage_path:") and "3 nodes" in msg
+    assert "--tracking.storage_path s3://" in msg and "file://" in msg
+
+
+def test_shared_or_single_node_storage_passes():
+    check_shared_storage("runs", nodes=1)
+    check_shared_storage("s3://bucket/runs", nodes=3)
+    check_shared_storage("file:///mnt/nfs/runs", nodes=3)
+
+
+def test_min_workers_makes_training_elastic():
+    from skelmae.train.launcher import scaling_config
+
+    assert scaling_config(ScalingConfig(num_workers=2, min_workers=1)).num_workers == (1, 2)
+    assert scaling_config(ScalingConfig(num_workers=2)).num_workers == 2
+    with pytest.raises(ValueError, match="min_workers"):
+        ScalingConfig(num_workers=1, min_workers=2)
+
+
+def test_storage_paths_on_local_disk(tmp_path):
+    marker = storage_paths.join(str(tmp_path), "run", "injected_fault")
+    assert not storage_paths.exists(marker)
+    storage_paths.write_text(marker, "x")
+    assert storage_paths.is_file(marker) and not storage_paths.is_file(str(tmp_path))
+    assert storage_paths.local_copy(marker, "/nonexistent") == marker
+    assert storage_paths.join("s3://b/runs/", "a", "b") == "s3://b/runs/a/b"
+    assert storage_paths.like("b/runs/ckpt", "s3://b/runs") == "s3://b/runs/ckpt"
+    assert storage_paths.like("/x/ckpt", "file:///x") == "/x/ckpt" == storage_paths.like("/x/ckpt", "/x")
+
+
+# ---------------------------------------------------------------------------- the box
+@pytest.fixture(scope="module")
+def box(_ray_session):
+    import ray
+
+    from tests.cluster_box import cluster_box
+
+    ray.shutdown()  # one Ray instance per machine at a time; `ray_local` brings the session's back
+    with cluster_box(workers=2) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def s3_dataset(box, tmp_path_factory) -> str:
+    from data_pipeline.parquet_io import MANIFEST
+    from data_pipeline.pipeline import run_preprocess
+    from data_pipeline.process import PreprocessConfig
+    from data_pipeline.synthetic import generate_dataset
+
+    raw = tmp_path_factory.mktemp("box_raw")
+    generate_dataset(str(raw), 80, seed=0)
+    out = box.s3("data", "ntu60")
+    run_preprocess(str(raw), out, dataset="ntu60", cfg=PreprocessConfig())
+    assert storage_paths.is_file(storage_paths.join(out, MANIFEST))
+    return out
+
+
+def _pretrain_args(box, data: str, name: str, *extra: str) -> list[str]:
+    from tests.cluster_box import WORKER_CPUS
+
+    return [*SMALL, "--data.path", data, "--tracking.tracking_uri", box.tracking_uri,
+            "--tracking.experiment", "box", "--tracking.run_name", name,
+            "--tracking.storage_path", box.s3("runs"), "--scaling.cpus_per_worker", str(WORKER_CPUS), *extra]
+
+
+def _train_worker_nodes(since: float) -> set[str]:
+    from ray.util.state import list_actors
+
+    actors = list_actors(filters=[("class_name", "=", "RayTrainWorker")], detail=True, limit=1000,
+                         raise_on_missing_output=False)
+    return {a.node_id for a in actors if (a.start_time_ms or 0) / 1000 >= since}
+
+
+def _epochs_logged(tracking_uri: str, run_id: str, metric: str = "loss") -> list[int]:
+    from mlflow.tracking import MlflowClient
+
+    return sorted(m.step for m in MlflowClient(tracking_uri).get_metric_history(run_id, metric))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900, method="thread")
+def test_preprocess_to_s3(s3_dataset):
+    from data_pipeline.parquet_io import samples_dir
+
+    fs, path = storage_paths.resolve(samples_dir(s3_dataset))
+    import pyarrow.fs as pafs
+
+    parts = [f for f in fs.get_file_info(pafs.FileSelector(path)) if f.path.endswith(".parquet")]
+    assert parts, f"no Parquet parts under {samples_dir(s3_dataset)}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900, method="thread")
+def test_local_storage_path_fails_before_data_and_run(box, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from skelmae.config.jobs import PretrainConfig
+    from skelmae.config.loader import load_config
+    from skelmae.train.launcher import run_pretrain
+
+    args = _pretrain_args(box, box.s3("no-such-data"), "local-storage")
+    args[args.index("--tracking.storage_path") + 1] = str(tmp_path / "runs")
+    t0 = time.time()
+    with pytest.raises(ConfigError, match="tracking.storage_path: .* 3 nodes.*s3://"):
+        run_pretrain(load_config(PretrainConfig, args))
+    assert time.time() - t0 < 30  # no data was read (the data path does not even exist)
+    client = MlflowClient(box.tracking_uri)
+    exp = client.get_experiment_by_name("box")
+    if exp is not None:
+        assert client.search_runs([exp.experiment_id], "tags.`mlflow.runName` = 'local-storage'") == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900, method="thread")
+def test_pretrain_two_workers_on_two_nodes_through_s3(box, s3_dataset, tmp_path):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
+    from skelmae.config.jobs import PretrainConfig
+    from skelmae.config.loader import load_config
+    from skelmae.train.launcher import run_pretrain
+
+    t0 = time.time()
+    out = run_pretrain(load_config(PretrainConfig, _pretrain_args(
+        box, s3_dataset, "two-nodes", "--optim.epochs", "2", "--scaling.num_workers", "2")))
+    client = MlflowClient(box.tracking_uri)
+    run = client.get_run(out["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["git_commit"] != "unknown"
+    assert _epochs_logged(box.tracking_uri, out["run_id"]) == [0, 1]
+    assert out["checkpoint"].startswith("s3://") and storage_paths.is_file(out["checkpoint"])
+    # Proxied artifacts: the client asked the server, which wrote into the bucket.
+    local = mlflow.artifacts.download_artifacts(
+        run_id=out["run_id"], artifact_path=f"{ARTIFACT_DIR}/{CHECKPOINT_FILE}", tracking_uri=box.tracking_uri,
+        dst_path=str(tmp_path))
+    assert storage_paths.is_file(local)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+    nodes = _train_worker_nodes(t0)
+    assert nodes == {n.node_id for n in box.workers}, "the two train workers did not run on the two nodes"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900, method="thread")
+def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
+    from mlflow.tracking import MlflowClient
+
+    from skelmae.config.jobs import SweepConfig
+    from skelmae.config.loader import load_config
+    from skelmae.tune.sweep import run_sweep
+
+    args = [f"--pretrain.{a[2:]}" if a.startswith("--") else a for a in _pretrain_args(box, s3_dataset, "x")]
+    i = args.index("--pretrain.tracking.run_name")
+    del args[i:i + 2]
+    t0 = time.time()
+    out = run_sweep(load_config(SweepConfig, [
+        *args, "--pretrain.optim.epochs", "2", "--pretrain.optim.warmup_epochs", "1",
+        "--mask_ratios", "0.5,0.75", "--scheduler", "fifo", "--name", "box-sweep",
+        "--report", "false", "--evaluate_best", "false", "--release_timeout_s", "120"]))
+    client = MlflowClient(box.tracking_uri)
+    assert len(out["trials"]) == 2
+    for t in out["trials"]:
+        run = client.get_run(t["run_id"])
+        assert run.info.status == "FINISHED", t
+        # The trial checkpoint sits on s3://: the sweep found it there and logged it.
+        assert [a.path for a in client.list_artifacts(t["run_id"], "checkpoint")] == ["checkpoint/checkpoint.pt"]
+    assert client.get_run(out["parent_run_id"]).info.status == "FINISHED"
+    assert _train_worker_nodes(t0) == {n.node_id for n in box.workers}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900, method="thread")
+def test_node_lost_mid_run_shrinks_and_finishes(box, s3_dataset):
+    from mlflow.tracking import MlflowClient
+
+    from skelmae.config.jobs import PretrainConfig
+    from skelmae.config.loader import load_config
+    from skelmae.train.launcher import run_pretrain
+
+    epochs = 4
+    client = MlflowClient(box.tracking_uri)
+    removed = threading.Event()
+
+    def remove_a_node_after_the_first_epoch():
+        deadline = time.time() + 400
+        while time.time() < deadline:
+            exp = client.get_experiment_by_name("box")
+            runs = client.search_runs([exp.experiment_id], "tags.`mlflow.runName` = 'node-loss'") if exp else []
+            if runs and _epochs_logged(box.tracking_uri, runs[0].info.run_id):
+                victim = box.workers[-1]
+                box.cluster.remove_node(victim, allow_graceful=False)  # a real loss: its processes killed
+                box.workers.remove(victim)
+                removed.set()
+                return
+            time.sleep(1)
+
+    watcher = threading.Thread(target=remove_a_node_after_the_first_epoch, daemon=True)
+    watcher.start()
+    out = run_pretrain(load_config(PretrainConfig, _pretrain_args(
+        box, s3_dataset, "node-loss", "--optim.epochs", str(epochs), "--scaling.num_workers", "2",
+        "--scaling.min_workers", "1", "--max_failures", "3")))
+    watcher.join(timeout=10)
+    assert removed.is_set(), "the run ended before a node could be removed"
+    run = client.get_run(out["run_id"])
+    assert run.info.status == "FINISHED"
+    assert _epochs_logged(box.tracking_uri, out["run_id"]) == list(range(epochs)), "an epoch logged twice or lost"
