@@ -5,17 +5,19 @@ Why its own module, and why this way: a real file holds ~100k values in ~700 KB,
 loop over them (float() per field, as the common scripts do) costs ~80 ms a file, most of the
 preprocessing time of NTU's 56,880 files. Here the work is a few numpy passes over the bytes:
 
-- `_Tokens` marks where each value starts in a bitmap (a bit per byte) instead of listing offsets:
+- `Tokens` marks where each value starts in a bitmap (a bit per byte) instead of listing offsets:
   listing them would cost more than all the rest; the bitmap answers "how many values start
   before offset X" and "where do the next k values start" with popcounts.
-- `_parse_numbers` converts the values the reader needs (x, y, z) in bulk: digits gathered into
+- `parse_numbers` converts the values the reader needs (x, y, z) in bulk: digits gathered into
   columns, weighted into one exact integer and divided once by a power of ten, which is exactly
   float()'s correctly rounded result; anything unusual (an exponent) goes to float() itself.
-- `_suspect_values` vouches for all the other values (9 more per joint, the body info) without
+- `suspect_values` vouches for all the other values (9 more per joint, the body info) without
   converting them: bitmaps of separators, dots and signs, shifted and added, find every value that
-  is not a plain decimal; only those few are converted (`_check_suspects`).
-- Temporaries are few and reused in place: fresh memory costs page faults, otherwise a large part
-  of the time.
+  is not a plain decimal; only those few are converted (`check_suspects`).
+- Temporaries are few and reused in place, and the per-byte buffers are kept per thread from file
+  to file (`_Scratch`): fresh memory costs page faults, otherwise a large part of the time.
+- Byte classes are packed with `_equal_bits` (an xor, then packbits of the non-zero bytes): cheaper
+  than a comparison per byte; digits are told apart from everything else in one pass.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from data_pipeline.skeleton_names import SkeletonFormatError
 
 # Bytes at or below this are field separators (space, tab, CR, LF and the other control characters):
 # the ASCII separators of Python's str.split().
-_SEP = 32
+SEP = 32
 _TOKEN = re.compile(rb"[^\x00-\x20]+")
 _LOAD = 16  # bytes loaded from each number's start
 _W = 14  # numbers of up to _W - 1 characters, sign included (all NTU values), are parsed in bulk; longer: float()
@@ -62,7 +64,7 @@ def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
-class _Tokens:
+class Tokens:
     """Where the values (runs of non-separator bytes) and the lines of one file start.
 
     A real file has ~40k values; listing their offsets (`offsets`) costs more than all the rest of
@@ -79,9 +81,9 @@ class _Tokens:
         # Both live in the thread's scratch buffers: the reader keeps nothing of them.
         self.buf, mask = _SCRATCH.get(n + 64 + (-n) % 64)
         self.buf[:n] = np.frombuffer(raw, dtype=np.uint8)
-        self.buf[n:] = _SEP
+        self.buf[n:] = SEP
         self.top = int(self.buf.max())  # the largest byte: > 127 not text, > 57 letters
-        np.less_equal(self.buf, _SEP, out=mask)  # separators
+        np.less_equal(self.buf, SEP, out=mask)  # separators
         sep = np.packbits(mask, bitorder="little").view("<u8")  # [len(buf) / 64] bit j of word i: byte 64i + j
         self.sep = sep
         # A value starts after a separator (the text is as if preceded by one): shift each word's
@@ -153,7 +155,7 @@ def _bit_positions(words: np.ndarray) -> np.ndarray:
     return out
 
 
-def _parse_numbers(tokens: _Tokens, starts: np.ndarray, source: str) -> np.ndarray:
+def parse_numbers(tokens: Tokens, starts: np.ndarray, source: str) -> np.ndarray:
     """float64 values of the numbers starting at byte offsets `starts` [N], bit-identical to float().
 
     Plain decimals ([+-]digits[.digits], at most _W - 1 characters) are parsed in bulk. The _W bytes
@@ -175,7 +177,7 @@ def _parse_numbers(tokens: _Tokens, starts: np.ndarray, source: str) -> np.ndarr
     )
 
 
-def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, source: str) -> np.ndarray:
+def _parse_chunk(tokens: Tokens, windows: np.ndarray, starts: np.ndarray, source: str) -> np.ndarray:
     n = len(starts)
     # [16, N]: two zero rows, then row j = byte j of each number (its sign included). Temporaries
     # are few and reused in place: fresh memory costs page faults, a large part of the time otherwise.
@@ -185,7 +187,7 @@ def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, sourc
     np.copyto(c, windows[starts].view(np.uint8).reshape(n, _LOAD)[:, :_W].T)
     neg = c[0] == 45  # '-'
     signed = neg | (c[0] == 43)
-    in_num = c > _SEP
+    in_num = c > SEP
     for j in range(1, _W):  # the number ends at its first separator
         in_num[j] &= in_num[j - 1]
     length = in_num.view(np.uint8).sum(axis=0, dtype=np.uint8)  # [N]
@@ -241,8 +243,8 @@ def _parse_chunk(tokens: _Tokens, windows: np.ndarray, starts: np.ndarray, sourc
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _equal_bits(tokens: _Tokens, value: int) -> np.ndarray:
-    """Where the text's bytes equal `value`, as 64-bit words, bit j of word i = byte 64i + j (like _Tokens.sep).
+def _equal_bits(tokens: Tokens, value: int) -> np.ndarray:
+    """Where the text's bytes equal `value`, as 64-bit words, bit j of word i = byte 64i + j (like Tokens.sep).
 
     packbits marks non-zero bytes, so it packs text ^ value (zero where equal), inverted: an xor is a
     vectorised pass, cheaper than a comparison. The bytes go into the file's scratch array: fresh
@@ -259,7 +261,7 @@ def _prev(x: np.ndarray, first: int, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _suspect_values(tokens: _Tokens) -> list[int]:
+def suspect_values(tokens: Tokens) -> list[int]:
     """Byte offsets of the values a whole-file scan cannot vouch for; usually none.
 
     Vouched for: plain decimals, [+-]digits[.digits] or [+-].digits, shorter than 32 bytes. Such a
@@ -267,7 +269,7 @@ def _suspect_values(tokens: _Tokens) -> list[int]:
     convert need no conversion to be known good. The scan works on bitmaps of 64-bit words (a bit per
     byte: separators, dots, signs) with shifts and one addition: far cheaper than converting the 3x
     more values. Suspects (an exponent, a letter, a sign inside a value, two dots, no digit, a long
-    value) are converted one by one (`_check_suspects`).
+    value) are converted one by one (`check_suspects`).
     """
     raw, sep = tokens.raw, tokens.sep
     dot = _equal_bits(tokens, 46)
@@ -316,14 +318,14 @@ def _suspect_values(tokens: _Tokens) -> list[int]:
     at = (words[at // 64] * 64 + at % 64).tolist()
     starts = []
     for p in at:  # back to each value's start
-        while p > 0 and raw[p - 1] > _SEP:
+        while p > 0 and raw[p - 1] > SEP:
             p -= 1
         if not starts or starts[-1] != p:
             starts.append(p)
     return starts
 
 
-def _check_suspects(raw: bytes, starts: list[int], body_id_starts: np.ndarray, source: str) -> None:
+def check_suspects(raw: bytes, starts: list[int], body_id_starts: np.ndarray, source: str) -> None:
     """Raise for the first of these values that is not a number, or not finite in float32 (body IDs,
     kept as text, may be any integer)."""
     ids = set(body_id_starts.tolist())

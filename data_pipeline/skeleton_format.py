@@ -13,10 +13,10 @@ extra spaces do not matter):
                              orientationW orientationX orientationY orientationZ trackingState
 
 The reader marks where every value starts in a bitmap and finds the lines with a few numpy passes
-over the bytes (`_Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
+over the bytes (`Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
 once (`_Lines.find_bodies`), checks every body's 27 lines at once, vouches for every value being a
-plain decimal with a few whole-file passes (`_suspect_values`), and converts the joint numbers
-with a vectorised decimal parser that is bit-identical to float() (`_parse_numbers`), instead of a
+plain decimal with a few whole-file passes (`suspect_values`), and converts the joint numbers
+with a vectorised decimal parser that is bit-identical to float() (`parse_numbers`), instead of a
 Python loop over every float of every line: 12-13x faster than a readline-per-line reader
 (tests/reference_reader.py) on realistic 700-900 KB files with every field checked
 (benchmarks/bench_preprocess.py, CPU time). Every line's
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_pipeline.fast_decimal import _SEP, _check_suspects, _parse_numbers, _suspect_values, _Tokens
+from data_pipeline.fast_decimal import SEP, Tokens, check_suspects, parse_numbers, suspect_values
 from data_pipeline.skeleton_names import (  # noqa: F401 - re-exported: the names of the format
     BODY_INFO_FIELDS,
     JOINT_FIELDS,
@@ -77,7 +77,7 @@ _BODY_OFFSETS = np.arange(_BODY_LINES)
 class _Lines:
     """The non-blank lines of one file (index i = i-th non-blank line), for the structure checks."""
 
-    def __init__(self, tokens: _Tokens, source: str):
+    def __init__(self, tokens: Tokens, source: str):
         raw = tokens.raw
         self.raw, self.buf, self.source = raw, tokens.buf, source
         newlines = tokens.newlines
@@ -92,7 +92,7 @@ class _Lines:
         self.ntok = ntok[self.content]  # [C] values on the line
         self.first_tok = first_tok[self.content]  # [C] index of the line's first value
         start = start[self.content]
-        begins_with_value = self.buf[start] > _SEP
+        begins_with_value = self.buf[start] > SEP
         # [C] byte offset of the line's first value: its start, unless the line is indented
         self.first_byte = start if begins_with_value.all() else tokens.offsets[self.first_tok]
         # [C] the text of each line as int() reads it (counts), as the reader always took it: from the
@@ -215,7 +215,7 @@ class _Lines:
         bad |= idx >= n_lines
         # A joint count must read 25: check its text is exactly "25"; other spellings go to int().
         at = self.first_byte[safe[:, 1]]
-        bad[:, 1] |= (self.buf[at] != 50) | (self.buf[at + 1] != 53) | (self.buf[at + 2] > _SEP)
+        bad[:, 1] |= (self.buf[at] != 50) | (self.buf[at + 1] != 53) | (self.buf[at + 2] > SEP)
         if not bad.any():
             return
         for r, col in zip(*np.nonzero(bad), strict=True):
@@ -237,7 +237,7 @@ class _Lines:
             )
 
 
-def _body_ids(tokens: _Tokens, id_start: np.ndarray) -> list[str]:
+def _body_ids(tokens: Tokens, id_start: np.ndarray) -> list[str]:
     """Each body row's bodyID [R], as text: from its start to the next value, trailing whitespace stripped.
 
     A file has a few distinct bodies over hundreds of rows: each distinct text is decoded once."""
@@ -263,10 +263,10 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
     endings (LF or CRLF), blank lines and runs of spaces or tabs do not matter. Every line's number of
     values is checked, and every value must be a number finite in float32 (a file with `nanx` in an
     orientation field, or 1e300 anywhere, is an error). Without `full` only x, y, z are converted; the
-    other fields are checked by a whole-file scan (`_suspect_values`), and those it cannot vouch for
+    other fields are checked by a whole-file scan (`suspect_values`), and those it cannot vouch for
     (an exponent, say) are converted one by one.
     """
-    tokens = _Tokens(raw)
+    tokens = Tokens(raw)
     if tokens.top > 127:  # checked on the copy the reader makes anyway: cheaper than bytes.isascii()
         raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
     if tokens.count == 0:
@@ -280,7 +280,7 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         info, frame_index = bodies
         lines.check_bodies(info, frame_index)
 
-    _check_suspects(raw, _suspect_values(tokens), lines.first_byte[info], source)
+    check_suspects(raw, suspect_values(tokens), lines.first_byte[info], source)
 
     joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
     if full:
@@ -290,12 +290,12 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         n_fields = 3
         x = lines.first_byte[joint_lines]
         starts = np.concatenate([x[:, None], tokens.following(x, 2)], axis=1).reshape(-1)  # [R * V * 3]
-    values = _parse_numbers(tokens, starts, source)
+    values = parse_numbers(tokens, starts, source)
     body_ids = _body_ids(tokens, lines.first_byte[info])
     body_info = None
     if full:
         info_tok = (lines.first_tok[info, None] + np.arange(1, BODY_INFO_FIELDS)).reshape(-1)  # [R * 9]
-        body_info = _parse_numbers(tokens, tokens.offsets[info_tok], source).reshape(-1, BODY_INFO_FIELDS - 1)
+        body_info = parse_numbers(tokens, tokens.offsets[info_tok], source).reshape(-1, BODY_INFO_FIELDS - 1)
     else:
         values = values.astype(np.float32)
     return SkeletonSequence(
