@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ray.data.collate_fn import NumpyBatchCollateFn
 
 from data_pipeline.parquet_io import read_samples, sample_array
 from skelmae.data.augment import random_rotate_scale, valid_crop_resize
@@ -30,8 +31,9 @@ def load_split_arrays(
     return out["x"], out["label"], [str(s) for s in batch["sample_id"]]
 
 
-class SequenceBatcher:
-    """Collate function: stored rows -> fixed-length tensors, with training augmentation if `train`."""
+class SequenceBatcher(NumpyBatchCollateFn):
+    """Collate function: stored rows -> fixed-length tensors, with training augmentation if `train`.
+    A `NumpyBatchCollateFn`: Ray deprecated plain callables as `collate_fn` in 2.47."""
 
     def __init__(
         self,
