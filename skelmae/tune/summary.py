@@ -47,9 +47,7 @@ def status_reporter(cfg: SweepConfig) -> tune.CLIReporter:
         metric_columns={"training_iteration": "epochs", "score": "score", "loss": "loss"},
         parameter_columns=params,
         max_report_frequency=60,
-        metric="score",
-        mode="max",
-        sort_by_metric=True,
+        sort_by_metric=True,  # by TuneConfig's metric and mode (Tune refuses a reporter that sets its own)
     )
 
 
