@@ -38,7 +38,7 @@ from skelmae.data.datasets import count_split, label_subset, resolve_data_path, 
 from skelmae.serve.registry import log_classifier
 from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
 from skelmae.train.epoch_log import KEY, EpochConsole, EpochMetricsLogger
-from skelmae.train.lifecycle import run_lifecycle
+from skelmae.train.lifecycle import run_lifecycle, sigterm_as_interrupt
 from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
 
 log = logging.getLogger(__name__)
@@ -174,10 +174,12 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
         ),
         datasets=datasets,
     )
-    if not epochs:
-        return trainer.fit()
-    with EpochConsole(loop_config["tracking_uri"], loop_config["run_id"], epochs):
-        return trainer.fit()
+    # After ray.init(), whose own SIGTERM handler would end the driver without marking the run.
+    with sigterm_as_interrupt():
+        if not epochs:
+            return trainer.fit()
+        with EpochConsole(loop_config["tracking_uri"], loop_config["run_id"], epochs):
+            return trainer.fit()
 
 
 def finish_run(tracking_uri: str, run_id: str, result, log_checkpoint: bool) -> str | None:

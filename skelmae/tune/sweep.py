@@ -44,7 +44,7 @@ from skelmae.train.launcher import (
     steps_per_epoch,
     storage_path,
 )
-from skelmae.train.lifecycle import run_lifecycle
+from skelmae.train.lifecycle import run_lifecycle, sigterm_as_interrupt
 from skelmae.train.loops import pretrain_loop
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_u
             ),
             run_config=tune.RunConfig(name="tune", storage_path=tune_dir),
         )
-    results = tuner.fit()
+    with sigterm_as_interrupt():  # after ray.init(), which installs its own SIGTERM handler
+        results = tuner.fit()
     out = _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre)
     if cfg.report and report is not None:
         report(pre.tracking.experiment, tracking_uri, parent_id)
