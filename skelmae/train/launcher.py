@@ -158,6 +158,14 @@ def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
     )
 
 
+def ordered_data_config() -> ray.train.DataConfig:
+    """Ray Train's data ingest with Ray Data's output order preserved: the seeded shuffle buffer then sees
+    the same input every run, so a seed (and a restart from a checkpoint) reproduces an epoch."""
+    options = ray.train.DataConfig.default_ingest_options()
+    options.preserve_order = True
+    return ray.train.DataConfig(execution_options=options)
+
+
 def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int, epochs: int = 0):
     """`TorchTrainer.fit()` with the epoch-metrics callback; prints the epoch line while it runs."""
     callbacks = [EpochMetricsLogger(loop_config["tracking_uri"], loop_config["run_id"])] if epochs else []
@@ -173,6 +181,7 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
             callbacks=callbacks,
         ),
         datasets=datasets,
+        dataset_config=ordered_data_config(),
     )
     # After ray.init(), whose own SIGTERM handler would end the driver without marking the run.
     with sigterm_as_interrupt():

@@ -37,6 +37,7 @@ from skelmae.train.launcher import (
     finish_run,
     init_ray,
     job_datasets,
+    ordered_data_config,
     run_finetune,
     run_linear_eval,
     scaling_config,
@@ -113,6 +114,7 @@ def sweep_trial(config: dict) -> None:
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
         ),
         datasets=datasets,
+        dataset_config=ordered_data_config(),
     )
     with run_lifecycle(tracking_uri, run_id):
         result = trainer.fit()
