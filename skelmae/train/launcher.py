@@ -39,7 +39,7 @@ from skelmae.serve.registry import log_classifier
 from skelmae.track import run_records
 from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
 from skelmae.train.epoch_log import KEY, EpochConsole, EpochMetricsLogger
-from skelmae.train.lifecycle import run_lifecycle
+from skelmae.train.lifecycle import run_lifecycle, sigterm_as_interrupt
 from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
 from skelmae.train.storage import check_shared_storage
 
@@ -169,6 +169,14 @@ def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
     )
 
 
+def ordered_data_config() -> ray.train.DataConfig:
+    """Ray Train's data ingest with Ray Data's output order preserved: the seeded shuffle buffer then sees
+    the same input every run, so a seed (and a restart from a checkpoint) reproduces an epoch."""
+    options = ray.train.DataConfig.default_ingest_options()
+    options.preserve_order = True
+    return ray.train.DataConfig(execution_options=options)
+
+
 def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int, epochs: int = 0):
     """`TorchTrainer.fit()` with the epoch-metrics callback; prints the epoch line while it runs."""
     callbacks = [EpochMetricsLogger(loop_config["tracking_uri"], loop_config["run_id"])] if epochs else []
@@ -184,8 +192,10 @@ def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failur
             callbacks=callbacks,
         ),
         datasets=datasets,
+        dataset_config=ordered_data_config(),
     )
-    with run_records.system_metrics(loop_config["tracking_uri"], loop_config["run_id"]):
+    # After ray.init(), whose own SIGTERM handler would end the driver without marking the run.
+    with sigterm_as_interrupt(), run_records.system_metrics(loop_config["tracking_uri"], loop_config["run_id"]):
         if not epochs:
             return trainer.fit()
         with EpochConsole(loop_config["tracking_uri"], loop_config["run_id"], epochs):

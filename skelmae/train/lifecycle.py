@@ -38,7 +38,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @contextmanager
 def run_lifecycle(tracking_uri: str, run_id: str) -> Iterator[None]:
     """Mark the run KILLED on KeyboardInterrupt/SIGTERM and FAILED (with the reason as a tag) on any other
-    exception, then re-raise. The caller marks success (it logs the final artifacts first)."""
+    exception, then re-raise. The caller marks success (it logs the final artifacts first).
+
+    SIGTERM is translated inside the block too, but `ray.init()` installs its own SIGTERM handler (it
+    exits without unwinding): code that starts Ray inside the block wraps `fit()` in
+    `sigterm_as_interrupt()` again, after `ray.init()`."""
     with sigterm_as_interrupt():
         try:
             yield

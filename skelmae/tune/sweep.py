@@ -41,6 +41,7 @@ from skelmae.train.launcher import (
     init_ray,
     init_ray_checked,
     job_datasets,
+    ordered_data_config,
     run_finetune,
     run_linear_eval,
     scaling_config,
@@ -48,7 +49,7 @@ from skelmae.train.launcher import (
     steps_per_epoch,
     storage_path,
 )
-from skelmae.train.lifecycle import run_lifecycle
+from skelmae.train.lifecycle import run_lifecycle, sigterm_as_interrupt
 from skelmae.train.loops import pretrain_loop
 from skelmae.tune.release import wait_for_cpus
 from skelmae.tune.summary import epochs_run, status_reporter, trial_decision
@@ -119,6 +120,7 @@ def sweep_trial(config: dict) -> None:
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
         ),
         datasets=datasets,
+        dataset_config=ordered_data_config(),
     )
     with run_lifecycle(tracking_uri, run_id), run_records.system_metrics(tracking_uri, run_id):
         result = trainer.fit()
@@ -246,7 +248,8 @@ def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_u
     # Tune's newer console output ignores a progress reporter and shows the first four reported
     # metrics, not the objective: the classic reporter shows the columns asked for.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    results = tuner.fit()
+    with sigterm_as_interrupt():  # after ray.init(), which installs its own SIGTERM handler
+        results = tuner.fit()
     out = _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre)
     if cfg.report and report is not None:
         report(pre.tracking.experiment, tracking_uri, parent_id)
