@@ -175,7 +175,7 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         tracking_uri = _mlflow(root, procs)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         cluster.wait_for_nodes(timeout=120)
-        ray.init(address=cluster.address, configure_logging=False)
+        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", configure_logging=False)
         yield ClusterBox(root, s3_url, tracking_uri, cluster.address, cluster, nodes)
     finally:
         if ray.is_initialized():
