@@ -10,6 +10,7 @@ The classifier is logged as an MLflow PyTorch model (`runs:/<run>/model`) with a
 import logging
 import sys
 
+from data_pipeline.errors import ConfigError
 from data_pipeline.redact import redact
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.config.loader import load_job_config
@@ -23,7 +24,11 @@ def main(argv: list[str]) -> int:
     # The platform reports progress (run IDs, where the data comes from) through `logging`.
     logging.basicConfig(format="[%(name)s] %(message)s")
     logging.getLogger("skelmae").setLevel(logging.INFO)
-    result = run_finetune(cfg)
+    try:
+        result = run_finetune(cfg)
+    except ConfigError as e:  # a setting that does not fit the cluster (tracking.storage_path)
+        print(f"finetune: config error: {e}", file=sys.stderr)
+        return 2
     m = result["metrics"]
     print(f"finetune MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"val accuracy        : top1={m.get('val_acc', float('nan')):.4f} top5={m.get('val_top5', float('nan')):.4f}")

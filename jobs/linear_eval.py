@@ -8,6 +8,7 @@
 import logging
 import sys
 
+from data_pipeline.errors import ConfigError
 from data_pipeline.redact import redact
 from skelmae.config.jobs import LinearEvalConfig
 from skelmae.config.loader import load_job_config
@@ -21,7 +22,11 @@ def main(argv: list[str]) -> int:
     # The platform reports progress (run IDs, where the data comes from) through `logging`.
     logging.basicConfig(format="[%(name)s] %(message)s")
     logging.getLogger("skelmae").setLevel(logging.INFO)
-    result = run_linear_eval(cfg)
+    try:
+        result = run_linear_eval(cfg)
+    except ConfigError as e:  # a setting that does not fit the cluster (tracking.storage_path)
+        print(f"linear_eval: config error: {e}", file=sys.stderr)
+        return 2
     m = result["metrics"]
     print(f"linear eval MLflow run: {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"linear_acc={m['linear_acc']:.4f} top5={m['linear_top5']:.4f} knn_acc={m['knn_acc']:.4f}")

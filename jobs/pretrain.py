@@ -11,6 +11,7 @@ Any field of skelmae.config.jobs.PretrainConfig is a flag (`--model.mask_ratio 0
 import logging
 import sys
 
+from data_pipeline.errors import ConfigError
 from data_pipeline.redact import redact
 from skelmae.config.jobs import PretrainConfig
 from skelmae.config.loader import load_job_config
@@ -25,7 +26,11 @@ def main(argv: list[str]) -> int:
     # The platform reports progress (run IDs, where the data comes from) through `logging`.
     logging.basicConfig(format="[%(name)s] %(message)s")
     logging.getLogger("skelmae").setLevel(logging.INFO)
-    result = run_pretrain(cfg)
+    try:
+        result = run_pretrain(cfg)
+    except ConfigError as e:  # a setting that does not fit the cluster (tracking.storage_path)
+        print(f"pretrain: config error: {e}", file=sys.stderr)
+        return 2
     print(f"pretrain MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"final checkpoint    : {redact(str(result['checkpoint']))}")
     if "linear_eval" in result:

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from dashboards.sweep_report import log_sweep_report
+from data_pipeline.errors import ConfigError
 from data_pipeline.redact import redact
 from skelmae.config.jobs import SweepConfig
 from skelmae.config.loader import load_job_config
@@ -27,7 +28,11 @@ def main(argv: list[str]) -> int:
     # The platform reports progress (run IDs, where the data comes from) through `logging`.
     logging.basicConfig(format="[%(name)s] %(message)s")
     logging.getLogger("skelmae").setLevel(logging.INFO)
-    out = run_sweep(cfg, report=log_sweep_report)
+    try:
+        out = run_sweep(cfg, report=log_sweep_report)
+    except ConfigError as e:  # a setting that does not fit the cluster (tracking.storage_path)
+        print(f"sweep: config error: {e}", file=sys.stderr)
+        return 2
     print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({redact(out['tracking_uri'])})")
     for t in sorted(out["trials"], key=lambda t: -t["score"]):
         print(f"  {t['strategy']:>15} ratio={t['mask_ratio']:.2f} score={t['score']:.4f} "
