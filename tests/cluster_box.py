@@ -146,16 +146,25 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
     # Short paths: Ray's Unix sockets live under each node's temp dir (108-byte limit).
     root = Path(tempfile.mkdtemp(prefix="skbox-", dir="/tmp"))
     saved_env = {k: os.environ.get(k) for k in [*AWS_ENV, "AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL",
-                                                 "MLFLOW_TRACKING_URI", "RAY_ADDRESS"]}
+                                                 "MLFLOW_TRACKING_URI", "RAY_ADDRESS",
+                                                 "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"]}
     # Cluster writes (and later deletes) the "current cluster" file in Ray's DEFAULT temp dir, which is
     # how `ray.init()` finds another user's `ray start` cluster: keep ours in our own dir instead.
     saved_ray = (ray._private.utils.write_ray_address, ray._common.utils.reset_ray_address)
     ray._private.utils.write_ray_address = functools.partial(saved_ray[0], temp_dir=str(root))
     ray._common.utils.reset_ray_address = functools.partial(saved_ray[1], temp_dir=str(root))
+    # ray.init(address="127.0.0.1:P") rewrites loopback to the host's address, where nothing of ours
+    # listens: Ray's loopback-only switch (named for macOS/Windows) keeps this process and every node on
+    # 127.0.0.1. In-process the constant was read at import, so it is set directly too.
+    import ray._private.ray_constants as ray_constants
+
+    saved_loopback = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
     procs: list[subprocess.Popen] = []
     cluster = None
     try:
         os.environ.update(AWS_ENV)
+        os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
         s3_port = free_port()
         s3_url = f"http://127.0.0.1:{s3_port}"
         os.environ["AWS_ENDPOINT_URL"] = s3_url  # nodes inherit it: set before they start
@@ -175,7 +184,7 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         tracking_uri = _mlflow(root, procs)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         cluster.wait_for_nodes(timeout=120)
-        ray.init(address=cluster.address, configure_logging=False)
+        ray.init(address=cluster.address, _node_ip_address="127.0.0.1", configure_logging=False)
         yield ClusterBox(root, s3_url, tracking_uri, cluster.address, cluster, nodes)
     finally:
         if ray.is_initialized():
@@ -185,6 +194,7 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         for p in reversed(procs):
             _stop(p)
         ray._private.utils.write_ray_address, ray._common.utils.reset_ray_address = saved_ray
+        ray_constants.ENABLE_RAY_CLUSTER = saved_loopback
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
