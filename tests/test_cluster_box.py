@@ -91,10 +91,13 @@ def _pretrain_args(box, data: str, name: str, *extra: str) -> list[str]:
             "--tracking.storage_path", box.s3("runs"), "--scaling.cpus_per_worker", str(WORKER_CPUS), *extra]
 
 
-def _train_worker_nodes(since: float) -> set[str]:
+def _train_worker_nodes(box, since: float) -> set[str]:
     from ray.util.state import list_actors
 
-    actors = list_actors(filters=[("class_name", "=", "RayTrainWorker")], detail=True, limit=1000,
+    # The box's own dashboard, by address: another Ray on this machine makes "auto" ambiguous.
+    url = box.cluster.webui_url
+    actors = list_actors(address=url if "://" in url else f"http://{url}",
+                         filters=[("class_name", "=", "RayTrainWorker")], detail=True, limit=1000,
                          raise_on_missing_output=False)
     return {a.node_id for a in actors if (a.start_time_ms or 0) / 1000 >= since}
 
@@ -164,7 +167,7 @@ def test_pretrain_two_workers_on_two_nodes_through_s3(box, s3_dataset, tmp_path)
         dst_path=str(tmp_path))
     assert storage_paths.is_file(local)
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-    nodes = _train_worker_nodes(t0)
+    nodes = _train_worker_nodes(box, t0)
     assert nodes == {n.node_id for n in box.workers}, "the two train workers did not run on the two nodes"
 
 
@@ -193,7 +196,7 @@ def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
         # The trial checkpoint sits on s3://: the sweep found it there and logged it.
         assert [a.path for a in client.list_artifacts(t["run_id"], "checkpoint")] == ["checkpoint/checkpoint.pt"]
     assert client.get_run(out["parent_run_id"]).info.status == "FINISHED"
-    assert _train_worker_nodes(t0) == {n.node_id for n in box.workers}
+    assert _train_worker_nodes(box, t0) == {n.node_id for n in box.workers}
 
 
 @pytest.mark.slow
