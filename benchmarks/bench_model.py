@@ -176,7 +176,8 @@ def loader_samples_per_core_s(num_frames: int, seconds: float = 3.0, batch: int 
     rng = np.random.default_rng(0)
     lengths = rng.integers(60, 301, size=batch)
     rows = {"joints": [rng.standard_normal(t * 150).astype(np.float32) for t in lengths],
-            "num_frames": lengths, "label": np.zeros(batch, dtype=np.int64)}
+            "num_frames": lengths, "label": np.zeros(batch, dtype=np.int64),
+            "sample_id": np.array([f"S001C001P001R001A{i % 60 + 1:03d}" for i in range(batch)])}
     batcher = SequenceBatcher(num_frames, train=True, crop=(0.5, 1.0), rotate_degrees=30.0, scale=0.1)
     batcher(rows)
     done, t0 = 0, time.perf_counter()

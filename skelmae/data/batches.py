@@ -6,6 +6,8 @@ the augmentation run in each worker's data path (Ray Data's iterator), never on 
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import torch
 from ray.data.collate_fn import NumpyBatchCollateFn
@@ -34,7 +36,10 @@ def load_split_arrays(
 class SequenceBatcher(NumpyBatchCollateFn):
     """Collate function: stored rows -> fixed-length tensors, with training augmentation if `train`.
 
-    A `NumpyBatchCollateFn` (Ray's collate class; plain functions are deprecated since Ray 2.47)."""
+    A `NumpyBatchCollateFn` (Ray's collate class; plain functions are deprecated since Ray 2.47).
+    Each sample's augmentation draws from its own generator, seeded by (`seed`, sample ID): Ray Data
+    calls the collate function from several prefetch threads in no fixed order, so one generator shared
+    by the batches would hand out its draws by thread timing, and a restarted epoch would differ."""
 
     def __init__(
         self,
@@ -52,15 +57,16 @@ class SequenceBatcher(NumpyBatchCollateFn):
         self.eval_crop = eval_crop
         self.rotate_degrees = rotate_degrees
         self.scale = scale
-        self.rng = np.random.default_rng(seed)
+        self.seed = [seed] if isinstance(seed, int) else list(seed)
 
     def arrays(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         xs = []
-        for flat, t in zip(batch["joints"], batch["num_frames"], strict=True):
+        for i, (flat, t) in enumerate(zip(batch["joints"], batch["num_frames"], strict=True)):
             seq = sample_array(np.asarray(flat, dtype=np.float32), int(t))  # [t, 2, 25, 3]
             if self.train:
-                seq = valid_crop_resize(seq, self.num_frames, self.crop, self.rng)
-                seq = random_rotate_scale(seq, self.rng, self.rotate_degrees, self.scale)
+                rng = np.random.default_rng([*self.seed, zlib.crc32(str(batch["sample_id"][i]).encode())])
+                seq = valid_crop_resize(seq, self.num_frames, self.crop, rng)
+                seq = random_rotate_scale(seq, rng, self.rotate_degrees, self.scale)
             else:
                 seq = valid_crop_resize(seq, self.num_frames, (self.eval_crop, self.eval_crop), None)
             xs.append(seq)

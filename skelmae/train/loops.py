@@ -99,11 +99,12 @@ def _restore(state: dict, model, optimizer, rank: int) -> int:
 
 def _epoch_batches(shard, cfg, epoch: int, rank: int, device, seed: int):
     """This worker's micro-batches of one epoch: shuffled in a local buffer seeded by (seed, epoch, rank),
-    augmented by a generator seeded the same way, the remainder dropped."""
+    each sample augmented by draws seeded by (seed, epoch, sample ID) - the same whichever worker reads it -
+    the remainder dropped."""
     micro = cfg.optim.batch_size // (cfg.scaling.num_workers * cfg.optim.accum_steps)
     batcher = SequenceBatcher(
         cfg.model.num_frames, train=True, crop=(cfg.data.crop_min, cfg.data.crop_max),
-        rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[seed, epoch, rank],
+        rotate_degrees=cfg.data.rotate_degrees, scale=cfg.data.scale, seed=[seed, epoch],
     )
     shuffle = cfg.data.shuffle_buffer
     return shard.iter_torch_batches(

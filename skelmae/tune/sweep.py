@@ -116,7 +116,8 @@ def sweep_trial(config: dict) -> None:
             # A fixed name per trial: a restored sweep resumes the trial from its last checkpoint.
             name=run_name,
             storage_path=config["storage_path"],
-            callbacks=[TuneReportCallback(), EpochMetricsLogger(tracking_uri, run_id)],
+            # MLflow first: Tune may stop the trial inside its report, and later callbacks never run.
+            callbacks=[EpochMetricsLogger(tracking_uri, run_id), TuneReportCallback()],
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
         ),
         datasets=datasets,
