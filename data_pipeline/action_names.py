@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NUM_ACTIONS = 120
+from data_pipeline.ntu import num_classes
+
+NUM_ACTIONS = num_classes("ntu120")  # the table covers every NTU120 action
 
 # 1-based action IDs performed by two people (NTU60: A050-A060; NTU120 adds A106-A120).
 TWO_PERSON_ACTIONS: frozenset[int] = frozenset(list(range(50, 61)) + list(range(106, 121)))

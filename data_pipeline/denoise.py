@@ -44,7 +44,8 @@ from typing import Literal
 
 import numpy as np
 
-from .skeleton_format import NUM_JOINTS, SkeletonSequence
+from .ntu import MAX_BODIES, SAMPLE_LAYOUT
+from .skeleton_format import SkeletonSequence
 
 DenoiseMode = Literal["standard", "clean"]
 DENOISE_MODES: tuple[str, ...] = ("standard", "clean")
@@ -201,8 +202,8 @@ def denoise(seq: SkeletonSequence, mode: DenoiseMode = "standard", th: Threshold
     th = th or Thresholds()
     bodies, T, info = _collect_bodies(seq, mode)
     info = {"mode": mode, "thresholds": th.as_dict(), **info, "num_bodies_in_file": len(bodies)}
-    data = np.zeros((T, 2, NUM_JOINTS, 3), dtype=np.float32)  # [T, M, V, C]
-    present = np.zeros((T, 2), dtype=bool)
+    data = np.zeros((T, *SAMPLE_LAYOUT), dtype=np.float32)  # [T, M, V, C]
+    present = np.zeros((T, MAX_BODIES), dtype=bool)
     overwrite = mode == "standard"
 
     if len(bodies) == 1:

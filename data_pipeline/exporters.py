@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 
 from data_pipeline import parquet_io as pio
-from data_pipeline.splits import split_order
+from data_pipeline.ntu import FRAME_VALUES, MAX_BODIES, NUM_COORDS, NUM_JOINTS, SAMPLE_LAYOUT, num_classes
+from data_pipeline.splits import SPLIT_RULES, split_order
 
 FORMATS = ("ctrgcn-npz", "stgcn-npy")
 MAX_FRAMES = 300
@@ -32,8 +33,8 @@ CHUNK = 256  # samples assembled in memory at a time
 
 
 def benchmark_num_classes(benchmark: str) -> int:
-    pio.benchmark_column(benchmark)
-    return 60 if benchmark.startswith("ntu60") else 120
+    dataset = SPLIT_RULES[pio.benchmark_column(benchmark)][0]
+    return num_classes(dataset)
 
 
 def export_order(table: pa.Table, benchmark: str, part: Literal["train", "test"], by_list: bool = True) -> np.ndarray:
@@ -73,7 +74,7 @@ def _read_part(data_dir: str, benchmark: str, part: str) -> pa.Table:
 
 def _padded(rows: _Rows, idx: np.ndarray, max_frames: int) -> tuple[np.ndarray, int]:
     """x: [n, max_frames, 2, 25, 3] zero-padded, and how many were truncated."""
-    x = np.zeros((len(idx), max_frames, 2, 25, 3), dtype=np.float32)
+    x = np.zeros((len(idx), max_frames, *SAMPLE_LAYOUT), dtype=np.float32)
     truncated = 0
     for k, i in enumerate(idx):
         d = rows.data(int(i))
@@ -118,9 +119,9 @@ def export_ctrgcn_npz(data_dir: str, benchmark: str, out: str, max_frames: int =
                     for s in range(0, len(order), CHUNK):
                         x, t = _padded(rows, order[s : s + CHUNK], max_frames)
                         summary["truncated"] += t
-                        yield x.reshape(len(x), max_frames, 150)  # [n, T, 2*25*3]
+                        yield x.reshape(len(x), max_frames, FRAME_VALUES)  # [n, T, 2*25*3]
 
-                _write_npz_member(zf, f"x_{part}", (len(order), max_frames, 150), chunks())
+                _write_npz_member(zf, f"x_{part}", (len(order), max_frames, FRAME_VALUES), chunks())
                 y = _one_hot(rows.labels[order], num_classes, benchmark)
                 _write_npz_member(zf, f"y_{part}", y.shape, [y])
                 summary[part] = len(order)
@@ -144,7 +145,8 @@ def export_stgcn_npy(data_dir: str, benchmark: str, out_dir: str, max_frames: in
         order = export_order(table, benchmark, part, by_list=False)
         path = os.path.join(out_dir, f"{prefix}_data_joint.npy")
         tmp = path + ".tmp"
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(order), 3, max_frames, 25, 2))
+        shape = (len(order), NUM_COORDS, max_frames, NUM_JOINTS, MAX_BODIES)  # [N, C, T, V, M]
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         for s in range(0, len(order), CHUNK):
             x, t = _padded(rows, order[s : s + CHUNK], max_frames)  # [n, T, M, V, C]
             summary["truncated"] += t

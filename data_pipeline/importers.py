@@ -23,6 +23,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from data_pipeline import parquet_io as pio
+from data_pipeline.ntu import FRAME_VALUES, MAX_BODIES, NUM_COORDS, NUM_JOINTS, SAMPLE_LAYOUT
 from data_pipeline.redact import redact
 from data_pipeline.skeleton_format import SkeletonFormatError, parse_sample_name
 from data_pipeline.splits import split_membership
@@ -146,7 +147,7 @@ def _import_ctrgcn_npz(npz_path, out_dir, benchmark, dedupe_copied_actor, rows_p
     for part in NPZ_PARTS:
         y = _load_npz_small(npz_path, f"y_{part}")  # [N, C] one-hot
         shape, chunks = _npz_rows(npz_path, f"x_{part}")  # [N, T, 150]
-        if len(shape) != 3 or shape[2] != 150:
+        if len(shape) != 3 or shape[2] != FRAME_VALUES:
             raise ImportFormatError(f"{npz_path}: x_{part} has shape {shape}, expected [N, T, 150]")
         if y.ndim != 2 or y.shape[0] != shape[0]:
             raise ImportFormatError(f"{npz_path}: y_{part} has shape {y.shape}, expected [{shape[0]}, classes]")
@@ -159,7 +160,7 @@ def _import_ctrgcn_npz(npz_path, out_dir, benchmark, dedupe_copied_actor, rows_p
                 sample_id = f"ctrgcn_{part}_{i + 1:06d}"
                 n_in += 1
                 try:
-                    data, bodies, copied = trim_sample(x.reshape(-1, 2, 25, 3), dedupe_copied_actor)
+                    data, bodies, copied = trim_sample(x.reshape(-1, *SAMPLE_LAYOUT), dedupe_copied_actor)
                 except ValueError as e:
                     errors.append({"file": f"{base}:x_{part}[{i}]", "reason": f"unusable: {e}"})
                     i += 1
@@ -275,7 +276,7 @@ def _import_stgcn_npy(files, src_dir, out_dir, benchmark, dedupe_copied_actor, r
         data_path, label_path = files[part]
         names, labels = _load_labels(label_path)
         arr = np.load(data_path, mmap_mode="r")  # [N, C, T, V, M]
-        if arr.ndim != 5 or arr.shape[1] != 3 or arr.shape[3] != 25 or arr.shape[4] != 2:
+        if arr.ndim != 5 or arr.shape[1] != NUM_COORDS or arr.shape[3] != NUM_JOINTS or arr.shape[4] != MAX_BODIES:
             raise ImportFormatError(f"{data_path}: shape {arr.shape}, expected [N, 3, T, 25, 2]")
         if arr.shape[0] != len(names):
             raise ImportFormatError(f"{data_path}: {arr.shape[0]} samples but {label_path} has {len(names)} labels")

@@ -28,9 +28,11 @@ import pyarrow.parquet as pq
 
 from data_pipeline import output_dir
 from data_pipeline.errors import ConfigError
+from data_pipeline.ntu import SAMPLE_LAYOUT
 from data_pipeline.redact import redact
 
 SCHEMA_VERSION = 1
+_JOINTS_SHAPE = "[num_frames, {}, {}, {}]".format(*SAMPLE_LAYOUT)  # "[num_frames, 2, 25, 3]"
 
 BENCHMARKS: dict[str, str] = {
     "ntu60-xsub": "ntu60_xsub",
@@ -59,7 +61,7 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("denoise_info", pa.string()),
         pa.field("source", pa.string()),
     ],
-    metadata={"skelmae.schema_version": str(SCHEMA_VERSION), "skelmae.joints_shape": "[num_frames, 2, 25, 3]"},
+    metadata={"skelmae.schema_version": str(SCHEMA_VERSION), "skelmae.joints_shape": _JOINTS_SHAPE},
 )
 ERROR_SCHEMA = pa.schema([pa.field("file", pa.string()), pa.field("reason", pa.string())])
 
@@ -174,7 +176,7 @@ def read_errors(data_dir: str, filesystem: pafs.FileSystem | None = None) -> pa.
 
 def sample_array(joints_flat, num_frames: int) -> np.ndarray:
     """A stored row's joints as data: [T, 2, 25, 3] float32."""
-    return np.asarray(joints_flat, dtype=np.float32).reshape(int(num_frames), 2, 25, 3)
+    return np.asarray(joints_flat, dtype=np.float32).reshape(int(num_frames), *SAMPLE_LAYOUT)
 
 
 def read_manifest(data_dir: str, filesystem: pafs.FileSystem | None = None) -> dict:

@@ -31,10 +31,11 @@ import pyarrow.fs as pafs
 from data_pipeline import parquet_io as pio
 from data_pipeline.errors import ConfigError
 from data_pipeline.listing import Listing, list_local, list_remote
+from data_pipeline.ntu import DATASETS, SAMPLE_LAYOUT, load_missing
 from data_pipeline.process import PreprocessConfig, ProcessedSample, SampleError, process_file
 from data_pipeline.redact import redact
 from data_pipeline.skeleton_format import SampleName, SkeletonFormatError, parse_sample_name
-from data_pipeline.splits import DATASETS, SPLIT_COLUMNS, in_dataset, load_missing, split_membership
+from data_pipeline.splits import SPLIT_COLUMNS, in_dataset, split_membership
 
 # Why a file produced no row. Exclusions are files the dataset itself leaves out; the rest are errors.
 EXCLUDED_REASONS = ("missing_skeleton", "not_in_dataset")
@@ -109,7 +110,7 @@ def sample_row(s: ProcessedSample, source: str) -> dict:
     """One Parquet row (SAMPLE_SCHEMA) of a processed sample."""
     n: SampleName = s.name
     data = np.asarray(s.data, dtype=np.float32)  # [T, 2, 25, 3]
-    if data.ndim != 4 or data.shape[1:] != (2, 25, 3) or data.shape[0] == 0:
+    if data.ndim != 4 or data.shape[1:] != SAMPLE_LAYOUT or data.shape[0] == 0:
         raise SampleError(f"processed data has shape {data.shape}, expected [T>0, 2, 25, 3]")
     return {
         "sample_id": n.sample_id,

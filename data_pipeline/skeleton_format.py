@@ -36,10 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from data_pipeline.fast_decimal import SEP, Tokens, check_suspects, parse_numbers, suspect_values
+from data_pipeline.ntu import NUM_JOINTS
 from data_pipeline.skeleton_names import (  # noqa: F401 - re-exported: the names of the format
     BODY_INFO_FIELDS,
     JOINT_FIELDS,
-    NUM_JOINTS,
     SAMPLE_NAME_RE,
     SampleName,
     SkeletonFormatError,

@@ -1,5 +1,6 @@
-"""NTU RGB+D names: the sample-name parser (SsssCcccPpppRrrrAaaa), the joint and field counts of a
-`.skeleton` file, and the error both raise for what is not valid."""
+"""NTU RGB+D names: the sample-name parser (SsssCcccPpppRrrrAaaa), the field counts of a `.skeleton`
+file's lines (its joint count is `data_pipeline.ntu.NUM_JOINTS`), and the error both raise for what is
+not valid."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import re
 from dataclasses import dataclass
 
-NUM_JOINTS = 25
 BODY_INFO_FIELDS = 10
 JOINT_FIELDS = 12
 

@@ -2,17 +2,15 @@
 
 import pytest
 
-from data_pipeline.skeleton_format import parse_sample_name
-from data_pipeline.splits import (
+from data_pipeline.ntu import (
     NTU60_XSUB_TRAIN_SUBJECTS,
     NTU120_XSET_TRAIN_SETUPS,
     NTU120_XSUB_TEST_SUBJECTS,
     NTU120_XSUB_TRAIN_SUBJECTS,
-    in_dataset,
     load_missing,
-    split_membership,
-    split_order,
 )
+from data_pipeline.skeleton_format import parse_sample_name
+from data_pipeline.splits import in_dataset, split_membership, split_order
 
 
 @pytest.mark.parametrize(

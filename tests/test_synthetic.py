@@ -11,12 +11,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from data_pipeline.action_names import TWO_PERSON_ACTIONS
+from data_pipeline.ntu import NTU60_XSUB_TRAIN_SUBJECTS, load_missing
 from data_pipeline.skeleton_format import parse_sample_name, read_skeleton
 from data_pipeline.synthetic import (
-    NTU60_TRAIN_SUBJECTS,
     SYNTHETIC_ACTIONS,
     TIME_REVERSED_PAIRS,
-    _missing_sample_ids,
     generate_dataset,
     generate_sample,
 )
@@ -66,7 +65,7 @@ def test_files_parse_with_unique_ntu_names(files, parsed):
     assert len(files) == NUM and all(Path(p).suffix == ".skeleton" for p in files)
     ids = [name.sample_id for name, _ in parsed]
     assert len(set(ids)) == NUM
-    assert not set(ids) & _missing_sample_ids()  # the pipeline would silently drop those
+    assert not set(ids) & (load_missing("ntu60") | load_missing("ntu120"))  # the pipeline would silently drop those
     for name, seq in parsed:
         assert name.action in SYNTHETIC_ACTIONS
         assert 1 <= name.subject <= 40 and 1 <= name.camera <= 3
@@ -104,7 +103,7 @@ def test_classes_bodies_and_splits(parsed):
     assert len(by_action) >= 10
     assert len(set(by_action) & TWO_PERSON_ACTIONS) >= 3
     for action, items in by_action.items():
-        groups = {name.subject in NTU60_TRAIN_SUBJECTS for name, _ in items}
+        groups = {name.subject in NTU60_XSUB_TRAIN_SUBJECTS for name, _ in items}
         assert groups == {True, False}, f"A{action:03d} lacks a cross-subject group"
         assert {name.camera for name, _ in items} == {1, 2, 3}, f"A{action:03d} lacks a camera"
         for name, seq in items:
@@ -183,7 +182,7 @@ def _features(actions, n, seed):
         frame = d[rng.integers(len(d))]  # one random frame: no order in time
         static.append((frame - frame[0:1, 0:1]).ravel())
         y.append(s.action)
-        train.append(s.subject in NTU60_TRAIN_SUBJECTS)
+        train.append(s.subject in NTU60_XSUB_TRAIN_SUBJECTS)
     return np.array(temporal), np.array(static), np.array(y), np.array(train)
 
 
