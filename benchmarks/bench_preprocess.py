@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.fs as pafs
 
+from data_pipeline.ntu import NUM_COORDS, NUM_JOINTS
 from data_pipeline.pipeline import process_paths
 from data_pipeline.process import PreprocessConfig
 from data_pipeline.skeleton_format import SkeletonSequence, read_skeleton, write_skeleton
@@ -46,9 +47,10 @@ def realistic_sequence(index: int, seed: int) -> tuple[str, SkeletonSequence]:
     rng = np.random.default_rng([seed, 1, index])
     T = int(rng.integers(50, 301))
     bodies = int(rng.choice([1, 2, 3], p=[0.55, 0.35, 0.10]))
-    first = seq.joints[seq.frame_index == seq.frame_index[0]][0] if len(seq.frame_index) else np.zeros((25, 3))
+    empty = np.zeros((NUM_JOINTS, NUM_COORDS))
+    first = seq.joints[seq.frame_index == seq.frame_index[0]][0] if len(seq.frame_index) else empty
     src = seq.joints[np.linspace(0, len(seq.joints) - 1, T).round().astype(int)] if len(seq.joints) else \
-        np.broadcast_to(first, (T, 25, 3))
+        np.broadcast_to(first, (T, NUM_JOINTS, NUM_COORDS))
     xyz = np.concatenate([src + [0.6 * b, 0, 0.1 * b] for b in range(bodies)])  # [bodies * T, 25, 3]
     z = np.maximum(xyz[..., 2], 1e-3)
     px, py = xyz[..., 0] / z, xyz[..., 1] / z

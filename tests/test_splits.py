@@ -1,16 +1,21 @@
-"""Official NTU benchmark splits and missing-skeleton lists."""
+"""NTU facts: official benchmark splits, missing-skeleton lists, classes, the sample layout."""
 
 import pytest
 
+from data_pipeline.exporters import benchmark_num_classes
 from data_pipeline.ntu import (
     NTU60_XSUB_TRAIN_SUBJECTS,
     NTU120_XSET_TRAIN_SETUPS,
     NTU120_XSUB_TEST_SUBJECTS,
     NTU120_XSUB_TRAIN_SUBJECTS,
+    SAMPLE_LAYOUT,
     load_missing,
+    num_classes,
 )
+from data_pipeline.parquet_io import BENCHMARKS
 from data_pipeline.skeleton_format import parse_sample_name
 from data_pipeline.splits import in_dataset, split_membership, split_order
+from skelmae.model.config import PRESETS
 
 
 @pytest.mark.parametrize(
@@ -63,3 +68,17 @@ def test_missing_lists():
     assert all(parse_sample_name(s).setup >= 18 for s in m120 - m60)
     with pytest.raises(ValueError, match="unknown dataset"):
         load_missing("ntu90")
+
+
+def test_classes_per_release_and_benchmark():
+    assert (num_classes("ntu60"), num_classes("ntu120")) == (60, 120)
+    assert {b: benchmark_num_classes(b) for b in BENCHMARKS} == {
+        "ntu60-xsub": 60, "ntu60-xview": 60, "ntu120-xsub": 120, "ntu120-xset": 120}
+    with pytest.raises(ValueError, match="unknown dataset 'ntu90'"):
+        num_classes("ntu90")
+
+
+def test_model_presets_agree_with_the_ntu_sample_layout():
+    # The model may not import data_pipeline, so it repeats [T, M, V, C]; this holds the two equal.
+    for name, preset in PRESETS.items():
+        assert (preset["num_persons"], preset["num_joints"], preset["in_chans"]) == SAMPLE_LAYOUT, name

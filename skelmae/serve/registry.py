@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from mlflow.models import infer_signature
 
+from data_pipeline.ntu import SAMPLE_LAYOUT
 from skelmae.checkpoint import read as read_checkpoint
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.model.config import ModelConfig
@@ -82,7 +83,7 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
     x, _, _ = load_split_arrays(data_path, cfg.data.benchmark, "test", cfg.model.num_frames,
                                 cfg.data.eval_crop, limit=2)
     if len(x) == 0:
-        x = np.zeros((1, cfg.model.num_frames, 2, 25, 3), dtype=np.float32)
+        x = np.zeros((1, cfg.model.num_frames, *SAMPLE_LAYOUT), dtype=np.float32)
     with torch.no_grad():
         probs = model(torch.from_numpy(x)).numpy()
     mlflow.set_tracking_uri(tracking_uri)

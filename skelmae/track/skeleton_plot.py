@@ -22,7 +22,7 @@ from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-NUM_JOINTS = 25
+from data_pipeline.ntu import NUM_JOINTS
 
 # 0-based (child, parent) pairs; a tree rooted at joint 0 (base of spine). Hands follow the Kinect v2
 # SDK's body drawing: hand tip -> hand, thumb -> wrist.
