@@ -41,6 +41,7 @@ from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pre
 from skelmae.train.epoch_log import KEY, EpochConsole, EpochMetricsLogger
 from skelmae.train.lifecycle import run_lifecycle, sigterm_as_interrupt
 from skelmae.train.loops import finetune_loop, linear_eval_loop, pretrain_loop
+from skelmae.train.progress import EvalProgress
 from skelmae.train.storage import check_shared_storage
 
 log = logging.getLogger(__name__)
@@ -313,10 +314,14 @@ def run_linear_eval(cfg: LinearEvalConfig) -> dict:
         b = cfg.data.benchmark
         subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
         datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
-        loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
-                       "pretrained_file": pretrained_file}
-        # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
-        result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
+        # The validation split is encoded twice with pretrained weights: once more by the random init.
+        total = (count_split(data_path, b, "train", subset)
+                 + count_split(data_path, b, "test") * (2 if pretrained_file else 1))
+        with EvalProgress("linear eval features", total) as progress:
+            loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
+                           "pretrained_file": pretrained_file, "progress": progress.counter}
+            # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
+            result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
         finish_run(tracking_uri, run_id, result, log_checkpoint=False)
     metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
     log.info("linear eval: linear_acc %.4f, knn_acc %.4f (MLflow run %s; `mlflow ui --backend-store-uri %s`)",

@@ -159,8 +159,10 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world, precision):
-    """Pooled features of this worker's shard, gathered from all workers: ([N, D], [N])."""
+def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world, precision, progress=None):
+    """Pooled features of this worker's shard, gathered from all workers: ([N, D], [N]).
+
+    `progress`: the driver's `SequenceCounter` actor (skelmae.train.progress), told after each batch."""
     feats, labels = [], []
     for batch in ray.train.get_dataset_shard(shard_name).iter_torch_batches(
         batch_size=batch_size, collate_fn=batcher
@@ -169,6 +171,8 @@ def _shard_features(encoder, shard_name: str, batcher, batch_size, device, world
             _, pooled = encoder.encode(batch["x"].to(device))
         feats.append(pooled.float().cpu())
         labels.append(batch["label"])
+        if progress is not None:
+            progress.add.remote(len(batch["label"]))
     f = torch.cat(feats) if feats else torch.zeros(0, 0)
     y = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
     if _distributed(world):
@@ -385,17 +389,19 @@ def linear_eval_loop(config: dict) -> None:
         load_encoder_weights(encoder, config["pretrained_file"])
     encoder.to(device).eval()
     batcher = SequenceBatcher(cfg.model.num_frames, train=False, eval_crop=cfg.data.eval_crop)
+    progress = config.get("progress")
     t0 = time.perf_counter()
     train_f, train_y = _shard_features(encoder, "train", batcher, cfg.batch_size, device, world,
-                                       cfg.scaling.precision)
-    val_f, val_y = _shard_features(encoder, "val", batcher, cfg.batch_size, device, world, cfg.scaling.precision)
+                                       cfg.scaling.precision, progress)
+    val_f, val_y = _shard_features(encoder, "val", batcher, cfg.batch_size, device, world, cfg.scaling.precision,
+                                   progress)
     extract_s = time.perf_counter() - t0
     maps = {"pretrained" if random_init is not None else "random init": val_f}
     if random_init is not None:
         # The same encoder with its random initial weights: the picture of what pretraining learned.
         encoder.load_state_dict(random_init)
         maps["random init"] = _shard_features(encoder, "val", batcher, cfg.batch_size, device, world,
-                                              cfg.scaling.precision)[0]
+                                              cfg.scaling.precision, progress)[0]
 
     metrics: dict = {}
     if rank == 0:
