@@ -47,14 +47,9 @@ from skelmae.train.storage import check_shared_storage
 log = logging.getLogger(__name__)
 
 
-def init_ray() -> None:
-    """Join the cluster named by RAY_ADDRESS (as under `ray job submit`), or start/join a local one."""
-    console.init_ray()
-
-
 def init_ray_checked(tracking: TrackingConfig) -> None:
     """Join Ray and check the storage path fits the cluster, before any data is read or run is opened."""
-    init_ray()
+    console.init_ray()
     check_shared_storage(tracking.storage_path)
 
 
@@ -178,23 +173,31 @@ def ordered_data_config() -> ray.train.DataConfig:
     return ray.train.DataConfig(execution_options=options)
 
 
-def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int, epochs: int = 0):
-    """`TorchTrainer.fit()` with the epoch-metrics callback; prints the epoch line while it runs."""
-    callbacks = [EpochMetricsLogger(loop_config["tracking_uri"], loop_config["run_id"])] if epochs else []
-    trainer = TorchTrainer(
+def make_trainer(loop, loop_config: dict, cfg, datasets: dict, run_name: str, storage: str, callbacks: list,
+                 max_failures: int = 0, num_to_keep: int | None = None) -> TorchTrainer:
+    """The TorchTrainer of every job and sweep trial: the run's scaling, storage, failure and checkpoint
+    policy, and data ingest in a preserved order."""
+    return TorchTrainer(
         loop,
         train_loop_config=loop_config,
         scaling_config=scaling_config(cfg.scaling),
         run_config=ray.train.RunConfig(
             name=run_name,
-            storage_path=storage_path(cfg.tracking),
+            storage_path=storage,
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.tracking.num_to_keep),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=num_to_keep),
             callbacks=callbacks,
         ),
         datasets=datasets,
         dataset_config=ordered_data_config(),
     )
+
+
+def _fit(loop, loop_config: dict, cfg, datasets: dict, run_name: str, max_failures: int, epochs: int = 0):
+    """`TorchTrainer.fit()` with the epoch-metrics callback; prints the epoch line while it runs."""
+    callbacks = [EpochMetricsLogger(loop_config["tracking_uri"], loop_config["run_id"])] if epochs else []
+    trainer = make_trainer(loop, loop_config, cfg, datasets, run_name, storage_path(cfg.tracking), callbacks,
+                           max_failures, cfg.tracking.num_to_keep)
     # After ray.init(), whose own SIGTERM handler would end the driver without marking the run.
     with sigterm_as_interrupt(), run_records.system_metrics(loop_config["tracking_uri"], loop_config["run_id"]):
         if not epochs:
@@ -241,7 +244,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
                                             unique_name=bool(cfg.tracking.run_name))
     log.info("pretrain run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
     with run_lifecycle(tracking_uri, run_id):
-        init_ray()
+        console.init_ray()
         datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
         loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
                        "data_path": data_path}
@@ -293,7 +296,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("finetune", cfg)
     log.info("finetune run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
     with run_lifecycle(tracking_uri, run_id):
-        init_ray()
+        console.init_ray()
         datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
         loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
                        "pretrained_file": pretrained_file}
@@ -310,7 +313,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
 def run_linear_eval(cfg: LinearEvalConfig) -> dict:
     data_path, tracking_uri, run_id, run_name, pretrained_file = _start_downstream_run("linear_eval", cfg)
     with run_lifecycle(tracking_uri, run_id):
-        init_ray()
+        console.init_ray()
         b = cfg.data.benchmark
         subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
         datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)

@@ -21,7 +21,6 @@ import ray
 import ray.train
 from mlflow.tracking import MlflowClient
 from ray import tune
-from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
@@ -38,13 +37,11 @@ from skelmae.track.conventions import ensure_experiment, resolve_tracking_uri
 from skelmae.train.epoch_log import EpochMetricsLogger
 from skelmae.train.launcher import (
     finish_run,
-    init_ray,
     init_ray_checked,
     job_datasets,
-    ordered_data_config,
+    make_trainer,
     run_finetune,
     run_linear_eval,
-    scaling_config,
     start_mlflow_run,
     steps_per_epoch,
     storage_path,
@@ -108,21 +105,10 @@ def sweep_trial(config: dict) -> None:
         "cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
         "steps_per_epoch": config["steps_per_epoch"], "data_path": config["data_path"],
     }
-    trainer = TorchTrainer(
-        pretrain_loop,
-        train_loop_config=loop_config,
-        scaling_config=scaling_config(cfg.scaling),
-        run_config=ray.train.RunConfig(
-            # A fixed name per trial: a restored sweep resumes the trial from its last checkpoint.
-            name=run_name,
-            storage_path=config["storage_path"],
-            # MLflow first: Tune may stop the trial inside its report, and later callbacks never run.
-            callbacks=[EpochMetricsLogger(tracking_uri, run_id), TuneReportCallback()],
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
-        ),
-        datasets=datasets,
-        dataset_config=ordered_data_config(),
-    )
+    # A fixed name per trial: a restored sweep resumes the trial from its last checkpoint. MLflow first:
+    # Tune may stop the trial inside its report, and later callbacks never run.
+    trainer = make_trainer(pretrain_loop, loop_config, cfg, datasets, run_name, config["storage_path"],
+                           [EpochMetricsLogger(tracking_uri, run_id), TuneReportCallback()], num_to_keep=1)
     with run_lifecycle(tracking_uri, run_id), run_records.system_metrics(tracking_uri, run_id):
         result = trainer.fit()
     # Tune usually ends the trial before fit() returns (ASHA stops every trial at max_t, and early
@@ -212,7 +198,6 @@ def _close_children_on_exit(client: MlflowClient, parent_id: str):
 
 
 def _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_uri, report) -> dict:
-    init_ray()
     n_train = count_split(data_path, pre.data.benchmark, "train")
     trial_config = {
         "base": pre,
