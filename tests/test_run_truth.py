@@ -130,7 +130,9 @@ def test_restart_from_checkpoint_reproduces_the_next_epoch(ray_local, mlflow_sto
                                 "--max_failures", "1"))
     assert (tmp_path / "runs" / crashed["run_name"] / "injected_fault").is_file()
     a, b = _history(client, straight["run_id"], "loss"), _history(client, crashed["run_id"], "loss")
+    # Each epoch trained and logged exactly once across the crash and the restart, and the run finished.
     assert [s for s, _ in b] == [0, 1, 2]
+    assert client.get_run(crashed["run_id"]).info.status == "FINISHED"
     assert b[2][1] == pytest.approx(a[2][1], rel=1e-9, abs=0)
 
 

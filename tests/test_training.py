@@ -74,18 +74,6 @@ def _split_size(data: str, part: str) -> int:
     return read_samples(data, "ntu60-xsub", part, columns=["label"]).num_rows
 
 
-def test_crashed_worker_restarts_from_checkpoint(ray_local, mlflow_store, synthetic_dataset, tmp_path):
-    cfg = _pretrain_cfg(synthetic_dataset, tmp_path, "--optim.epochs", "3", "--fail_at_epoch", "1",
-                        "--max_failures", "1", "--knn_every", "0")
-    out = run_pretrain(cfg)
-    marker = tmp_path / "runs" / out["run_name"] / "injected_fault"
-    assert marker.is_file(), "the fault was never injected"
-    client = MlflowClient(mlflow_store)
-    # Each epoch trained and logged exactly once across the crash and the restart.
-    assert _steps(client, out["run_id"], "loss") == [0, 1, 2]
-    assert client.get_run(out["run_id"]).info.status == "FINISHED"
-
-
 def test_resume_continues_from_latest_checkpoint(ray_local, mlflow_store, synthetic_dataset, tmp_path):
     first = run_pretrain(_pretrain_cfg(synthetic_dataset, tmp_path, "--tracking.run_name", "resumable",
                                        "--knn_every", "0", "--optim.epochs", "2"))
