@@ -334,10 +334,11 @@ class SkeletonClassifier(nn.Module):
     """The MAE's encoder over all tokens, mean-pooled over tokens and actors, then LayerNorm (`fc_norm`),
     dropout and a linear head - facebookresearch/mae `models_vit` with global_pool.
 
-    The pooled mean of normalised tokens is dominated by a per-channel offset shared by every sample
-    (the class signal is a small part of it); `fc_norm` rescales it so the head and the encoder learn at
-    the optimiser's learning rate, as the linear probe's standardisation does. fc_norm=False builds the
-    head of checkpoints written before it existed (see `has_fc_norm`).
+    The pooled mean of normalised tokens carries a per-channel offset shared by every sample (about twice
+    the between-sample spread for the embedded default's pretrained encoder); `fc_norm` puts the head's
+    input on a fixed scale, as the frozen linear probe's standardisation does (there, 110 fine-tuning
+    steps reached val 0.68 with it, 0.51 without). fc_norm=False builds the head of checkpoints written
+    before it existed (see `has_fc_norm`).
     """
 
     def __init__(self, cfg: ModelConfig, num_classes: int, dropout: float = 0.0, fc_norm: bool = True):
