@@ -29,6 +29,7 @@ from skelmae.config.jobs import (
     OptimConfig,
     PretrainConfig,
     TrackingConfig,
+    finetune_optim,
 )
 from skelmae.model.config import ModelConfig
 from skelmae.train.launcher import run_finetune, run_linear_eval, run_pretrain
@@ -45,7 +46,7 @@ def main() -> None:
     ap.add_argument("--norm-target", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--finetune-epochs", type=int, default=30, help="0 skips fine-tuning")
-    ap.add_argument("--layer-decay", type=float, default=0.75)
+    ap.add_argument("--layer-decay", type=float, default=1.0)
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-ssl-")
@@ -72,7 +73,7 @@ def main() -> None:
     random_init = run_linear_eval(LinearEvalConfig(model=model, **common))["metrics"]
     ft = {}
     if args.finetune_epochs:
-        optim = OptimConfig(epochs=args.finetune_epochs, base_lr=4e-3, warmup_epochs=2, layer_decay=args.layer_decay)
+        optim = finetune_optim(epochs=args.finetune_epochs, layer_decay=args.layer_decay)  # jobs/finetune.py's recipe
         for label, pretrained_run in (("pretrained", out["run_id"]), ("random init", "")):
             res = run_finetune(FinetuneConfig(pretrained=pretrained_run, model=model, optim=optim, **common))
             ft[label] = res["metrics"].get("val_acc", float("nan"))

@@ -14,11 +14,13 @@ from skelmae.model.mae import (
     SkeletonClassifier,
     SkeletonMAE,
     frame_motion,
+    has_fc_norm,
     load_encoder_weights,
     patchify,
     unpatchify,
 )
 from skelmae.model.masking import expected_mask_ratio, masked_count
+from skelmae.train.schedule import param_groups
 
 STRATEGIES = ["random", "joint", "frame", "spatiotemporal", "motion"]
 
@@ -467,3 +469,46 @@ def test_load_encoder_weights_fails_loudly():
         load_encoder_weights(clf, {"weight": torch.zeros(3)})
     with pytest.raises(FileNotFoundError, match="no checkpoint file"):
         load_encoder_weights(clf, "/nonexistent/checkpoint.pt")
+
+
+# ---------------------------------------------------------------------------- classifier head
+def test_classifier_normalises_the_pooled_feature_before_the_head():
+    # MAE's global-pool head: LayerNorm on the pooled feature. Without it the head sees features whose
+    # scale and per-channel offset come from the encoder (the frozen probe standardises them; the
+    # fine-tune head did not, and collapsed onto a few classes).
+    torch.manual_seed(0)
+    clf = SkeletonClassifier(ModelConfig(), num_classes=5, dropout=0.3).eval()
+    assert isinstance(clf.fc_norm, torch.nn.LayerNorm)
+    x = skeleton_batch(3)
+    with torch.no_grad():
+        pooled = clf.features(x)
+        scaled = clf.head(clf.fc_norm(pooled * 10.0 + 3.0))
+        assert torch.allclose(clf(x), clf.head(clf.fc_norm(pooled)))
+        # the head's input no longer depends on the pooled feature's scale and offset
+        assert torch.allclose(scaled, clf(x), atol=1e-4)
+    # fc_norm learns at the head's rate and without weight decay (MAE's param_groups_lrd)
+    groups = param_groups(clf, weight_decay=0.05, layer_decay=0.75)
+    fc = [g for g in groups if any(p is clf.fc_norm.weight for p in g["params"])][0]
+    head = [g for g in groups if any(p is clf.head.weight for p in g["params"])][0]
+    assert fc["weight_decay"] == 0.0 and fc["lr_scale"] == head["lr_scale"] == 1.0
+
+
+def test_classifier_checkpoints_without_fc_norm_still_load(tmp_path):
+    from skelmae.serve.registry import classifier_from_state
+
+    cfg = ModelConfig()
+    old = SkeletonClassifier(cfg, num_classes=5, fc_norm=False).eval()
+    assert not has_fc_norm(old.state_dict()) and has_fc_norm(SkeletonClassifier(cfg, 5).state_dict())
+    state = {"model": old.state_dict(), "model_config": cfg.model_dump(mode="json"), "num_classes": 5}
+    x = skeleton_batch(2)
+    loaded = classifier_from_state(state, "old.pt")
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), torch.softmax(old(x), dim=-1))
+    broken = {**state, "model": {k: v for k, v in old.state_dict().items() if k != "head.bias"}}
+    with pytest.raises(ValueError, match=r"old\.pt: weights do not fit.*head\.bias"):
+        classifier_from_state(broken, "old.pt")
+    # the encoder still transfers from a new classifier checkpoint into a pretraining model
+    new = SkeletonClassifier(cfg, num_classes=5)
+    mae = SkeletonMAE(cfg)
+    load_encoder_weights(mae, new.state_dict())
+    assert torch.equal(mae.encoder.norm.weight, new.encoder.norm.weight)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
@@ -22,7 +23,7 @@ from data_pipeline.ntu import SAMPLE_LAYOUT
 from skelmae.checkpoint import read as read_checkpoint
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.model.config import ModelConfig
-from skelmae.model.mae import SkeletonClassifier
+from skelmae.model.mae import SkeletonClassifier, has_fc_norm
 
 
 class ActionClassifier(torch.nn.Module):
@@ -42,8 +43,14 @@ def classifier_from_state(state: dict, source: str) -> ActionClassifier:
         kind = "a pretraining checkpoint" if isinstance(state, dict) and "model_config" in state else "not a checkpoint"
         raise ValueError(f"{source}: {kind}, not a fine-tuned classifier (no num_classes); "
                          "pass a checkpoint or model of jobs/finetune.py")
-    clf = SkeletonClassifier(ModelConfig(**state["model_config"]), state["num_classes"])
-    clf.load_state_dict(state["model"])
+    clf = SkeletonClassifier(ModelConfig(**state["model_config"]), state["num_classes"],
+                             fc_norm=has_fc_norm(state["model"]))
+    try:
+        clf.load_state_dict(state["model"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        # torch lists the keys over several tab-indented lines: one line is enough for the console
+        raise ValueError(f"{source}: weights do not fit the classifier of its model_config "
+                         f"({' '.join(str(e).split())})") from None
     return ActionClassifier(clf).eval()
 
 
@@ -53,12 +60,13 @@ def classifier_from_checkpoint(path: str) -> ActionClassifier:
 
 def classifier_from_files(weights_file: str, config_file: str) -> ActionClassifier:
     """The classifier logged by `log_classifier`: a state dict file and its JSON config."""
+    state = read_checkpoint(weights_file)
     try:
         config = json.loads(Path(config_file).read_text())
-        clf = SkeletonClassifier(ModelConfig(**config["model_config"]), int(config["num_classes"]))
+        clf = SkeletonClassifier(ModelConfig(**config["model_config"]), int(config["num_classes"]),
+                                 fc_norm=isinstance(state, Mapping) and has_fc_norm(state))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{config_file}: not a classifier config ({type(e).__name__}: {e})") from None
-    state = read_checkpoint(weights_file)
     try:
         clf.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as e:

@@ -27,7 +27,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from data_pipeline.redact import redact
 from skelmae import storage_paths
 from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
-from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, OptimConfig, PretrainConfig, SweepConfig
+from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig, SweepConfig, finetune_optim
 from skelmae.config.loader import flatten, to_dict
 from skelmae.data.datasets import count_split, resolve_data_path
 from skelmae.model.masking import scaled_subratios
@@ -285,7 +285,7 @@ def _record_outcome(cfg, name, results, client, parent_id, tracking_uri, pre) ->
         out["best_linear_eval"] = run_linear_eval(lin)["metrics"]
     if best_run and cfg.champion:
         ft = FinetuneConfig(pretrained=best_run, data=pre.data, scaling=pre.scaling, seed=pre.seed,
-                            optim=OptimConfig(epochs=cfg.champion_epochs, batch_size=pre.optim.batch_size),
+                            optim=finetune_optim(epochs=cfg.champion_epochs, batch_size=pre.optim.batch_size),
                             tracking=pre.tracking.model_copy(update={"run_name": f"{name}-champion"}),
                             register_as=cfg.champion, resume=cfg.resume)  # a resumed sweep continues it
         res = run_finetune(ft)
