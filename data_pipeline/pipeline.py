@@ -276,8 +276,9 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
         # Ray Data sizes its CPU budget from its autoscaling coordinator (an actor started with the
         # first dataset) and a rate-based autoscaler that asks for more at most every 10 s: until
         # then it runs one task at a time (log: "Active & requested resources: 1/0 CPU",
-        # "backpressured:tasks(ResourceBudget)"). Runs shorter than that (benchmarks) use one core;
-        # a full NTU run is held back only for its first seconds. A placement group as the
+        # "backpressured:tasks(ResourceBudget)"); a trace here reached "2/2 CPU" after ~30 s (loaded
+        # machine). Short runs (benchmarks) mostly use one core; a full NTU run loses its first
+        # ~10-30 s of the second core. A placement group as the
         # scheduling strategy gives the CPUs at once but a zero object-store budget, which drops
         # it back to one task after the first outputs (measured, Ray 2.60).
         ds = ray.data.from_items(
