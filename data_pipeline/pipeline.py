@@ -274,6 +274,14 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
     if todo:
         ray = _ensure_ray(ray_address, num_cpus)
         per_part = files_per_part or auto_files_per_part(len(todo), int(ray.cluster_resources().get("CPU", 1)))
+        # Ray Data sizes its CPU budget from its autoscaling coordinator (an actor started with the
+        # first dataset) and a rate-based autoscaler that asks for more at most every 10 s: until
+        # then it runs one task at a time (log: "Active & requested resources: 1/0 CPU",
+        # "backpressured:tasks(ResourceBudget)"); a trace here reached "2/2 CPU" after ~30 s (loaded
+        # machine). Short runs (benchmarks) mostly use one core; a full NTU run loses its first
+        # ~10-30 s of the second core. A placement group as the
+        # scheduling strategy gives the CPUs at once but a zero object-store budget, which drops
+        # it back to one task after the first outputs (measured, Ray 2.60).
         ds = ray.data.from_items(
             [{"path": p, "file": r} for p, r in todo],
             override_num_blocks=max(1, -(-len(todo) // per_part)),

@@ -240,20 +240,11 @@ class _Lines:
 def _body_ids(tokens: Tokens, id_start: np.ndarray) -> list[str]:
     """Each body row's bodyID [R], as text: from its start to the next value, trailing whitespace stripped.
 
-    A file has a few distinct bodies over hundreds of rows: each distinct text is decoded once."""
+    A slice and a decode per row: for the few hundred rows of a file, about half the cost of
+    de-duplicating the texts with np.unique first (measured, CPU time)."""
     raw = tokens.raw
     id_next = tokens.following(id_start, 1)[:, 0]
-    length = id_next - id_start
-    width = int(length.max(initial=0))
-    if width > 64 or width == 0:  # never in NTU files (20-character IDs): one by one
-        return [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
-    cols = np.arange(width)
-    text = tokens.buf[np.minimum(id_start[:, None] + cols, len(tokens.buf) - 1)]  # [R, width]
-    text[cols >= length[:, None]] = 255  # past the end: a byte no text has (> 127 is rejected before)
-    _, first, inverse = np.unique(text.view(f"S{width}").ravel(), return_index=True, return_inverse=True)
-    starts, ends = id_start[first].tolist(), id_next[first].tolist()
-    distinct = [raw[a:b].rstrip().decode() for a, b in zip(starts, ends, strict=True)]
-    return [distinct[k] for k in inverse.tolist()]
+    return [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
 
 
 def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>") -> SkeletonSequence:
