@@ -74,17 +74,6 @@ def _split_size(data: str, part: str) -> int:
     return read_samples(data, "ntu60-xsub", part, columns=["label"]).num_rows
 
 
-def test_resume_continues_from_latest_checkpoint(ray_local, mlflow_store, synthetic_dataset, tmp_path):
-    first = run_pretrain(_pretrain_cfg(synthetic_dataset, tmp_path, "--tracking.run_name", "resumable",
-                                       "--knn_every", "0", "--optim.epochs", "2"))
-    cfg = _pretrain_cfg(synthetic_dataset, tmp_path, "--tracking.run_name", "resumable", "--resume",
-                        "--knn_every", "0", "--optim.epochs", "3")
-    second = run_pretrain(cfg)
-    assert second["run_id"] == first["run_id"]
-    client = MlflowClient(mlflow_store)
-    assert _steps(client, first["run_id"], "loss") == [0, 1, 2]
-
-
 def test_bad_config_fails_before_ray(tmp_path):
     for argv, field in [
         (["--model.preset", "huge"], "model.preset"),

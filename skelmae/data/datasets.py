@@ -71,6 +71,9 @@ def split_dataset(data_path: str, benchmark: str, part: str, sample_ids: list[st
     """
     ds = read_split_dataset(data_path, benchmark, part, columns=COLUMNS, sample_ids=sample_ids)
     if in_memory_mb > 0 and dataset_size_mb(data_path) < in_memory_mb:
+        # Blocks in file order, not in the order read tasks happen to finish: every run (and a restart)
+        # then feeds the seeded shuffle buffer the same sequence, so a seed reproduces an epoch.
+        ds.context.execution_options.preserve_order = True
         ds = ds.materialize()
     return ds
 
