@@ -130,10 +130,20 @@ class TrackingConfig(Section):
     num_to_keep: int = Field(2, ge=1, description="Ray Train checkpoints kept per run (the latest ones)")
 
 
+def pretrain_optim(**overrides) -> OptimConfig:
+    """The pretraining schedule of the embedded default (364 training sequences; NTU configs set their own).
+
+    An MAE needs optimizer steps, not epochs: 12 epochs at batch 32 (~140 steps) left the frozen linear probe
+    below the random-init encoder's (0.78 against 0.84). Batch 8 at the same peak lr (1.5e-3, base 4.8e-2 per
+    256) gives 46 steps an epoch for the same compute per sample; 20 epochs (~900 steps) beat random init.
+    """
+    return OptimConfig(**{"epochs": 20, "batch_size": 8, "base_lr": 4.8e-2, **overrides})
+
+
 class PretrainConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig, description="SkeletonMAE")
     data: DataConfig = Field(default_factory=DataConfig)
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(base_lr=1.2e-2))
+    optim: OptimConfig = Field(default_factory=pretrain_optim)
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     seed: int = Field(0, description="seed of weights, masks and augmentation")
