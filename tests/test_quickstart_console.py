@@ -1,6 +1,6 @@
 """The quickstart as a new user runs it (`python jobs/pretrain.py`, a subprocess) and what its console shows.
 
-Shortened (3 epochs, 240 synthetic samples, a private cache and store) to fit a test; the console's
+Shortened (2 epochs, 160 synthetic samples, a private cache and store) to fit a test; the console's
 shape is the default's: data generation and preprocessing, one line per epoch, the linear evaluation,
 the summary.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EPOCHS = 3
+EPOCHS = 2
 # The per-epoch line (`epoch 3/12  loss 0.0328  lr 1.2e-3  112 seq/s  knn 0.68  eta 1m40s`) is printed by
 # the training loop's driver-side reporting (issue 15); this pattern is written against that format.
 EPOCH_LINE = re.compile(
@@ -32,7 +32,7 @@ def test_quickstart_console_is_short_and_shows_each_epoch(tmp_path):
     env.pop("SKELMAE_VERBOSE", None)
     env.pop("MLFLOW_TRACKING_URI", None)  # the quickstart's own default store: ./mlflow.db in its folder
     cmd = [sys.executable, str(ROOT / "jobs" / "pretrain.py"), "--optim.epochs", str(EPOCHS), "--knn_every", "1",
-           "--data.synthetic_samples", "240", "--data.cache_dir", str(tmp_path / "cache"),
+           "--data.synthetic_samples", "160", "--data.cache_dir", str(tmp_path / "cache"),
            "--tracking.storage_path", str(tmp_path / "runs")]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=840)
     console = proc.stdout + proc.stderr
