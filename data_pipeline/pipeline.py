@@ -33,6 +33,7 @@ from data_pipeline.errors import ConfigError
 from data_pipeline.listing import Listing, list_local, list_remote
 from data_pipeline.ntu import DATASETS, SAMPLE_LAYOUT, load_missing
 from data_pipeline.process import PreprocessConfig, ProcessedSample, SampleError, process_file
+from data_pipeline.progress import Progress
 from data_pipeline.redact import redact
 from data_pipeline.skeleton_format import SampleName, SkeletonFormatError, parse_sample_name
 from data_pipeline.splits import SPLIT_COLUMNS, in_dataset, split_membership
@@ -293,9 +294,14 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
             fn_kwargs={"cfg": cfg, "filesystem": read_fs, "part_dir": part_dir, "write_fs": out_fs},
             num_cpus=1,
         )
-        refs = ds.to_arrow_refs()
-        tables = ray.get(refs)
-        summary = pa.concat_tables([t.cast(SUMMARY_SCHEMA) for t in tables]) if tables else summary
+        # Each part's summary (a row per file) comes back as it finishes: the count drives the progress
+        # lines when the console is piped (in a terminal Ray Data's own bar shows).
+        tables = []
+        with Progress("preprocess", len(todo), "files", bar=False) as progress:
+            for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                tables.append(table.cast(SUMMARY_SCHEMA))
+                progress.update_to(progress.done + table.num_rows)
+        summary = pa.concat_tables(tables) if tables else summary
     t_work = time.perf_counter()
 
     rows = summary.to_pylist()

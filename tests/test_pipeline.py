@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -131,7 +132,11 @@ def test_ntu120_run_and_cli(raw_dir, ray_local, tmp_path, capsys):
     job = load_job("preprocess")
     out = str(tmp_path / "out")
     assert job.main(["--raw-dir", str(small), "--out", out, "--dataset", "ntu120", "--denoise", "clean"]) == 0
-    assert "files in" in capsys.readouterr().out
+    console = capsys.readouterr().out
+    assert "files in" in console
+    # Piped (not a terminal): the progress is plain lines, the last one the whole count.
+    progress = [ln for ln in console.splitlines() if ln.startswith("preprocess: ")]
+    assert progress and re.match(r"preprocess: (\d+)/\1 files \(100%\) in \d+ s$", progress[-1]), console
     m = pio.read_manifest(out)
     assert m["config"]["denoise"] == "clean" and m["dataset"] == "ntu120"
     # the NTU60-missing sample is on the NTU120 list too; the A061 sample belongs to NTU120
