@@ -92,7 +92,8 @@ def _pretrain_args(box, data: str, name: str, *extra: str) -> list[str]:
             "--tracking.storage_path", box.s3("runs"), "--scaling.cpus_per_worker", str(WORKER_CPUS), *extra]
 
 
-def _train_worker_nodes(box, since: float) -> set[str]:
+def _train_workers(box) -> dict[str, str]:
+    """Every RayTrainWorker actor the box has seen, alive or dead: actor ID -> node ID."""
     from ray.util.state import list_actors
 
     # The box's own dashboard, by address: another Ray on this machine makes "auto" ambiguous.
@@ -100,7 +101,12 @@ def _train_worker_nodes(box, since: float) -> set[str]:
     actors = list_actors(address=url if "://" in url else f"http://{url}",
                          filters=[("class_name", "=", "RayTrainWorker")], detail=True, limit=1000,
                          raise_on_missing_output=False)
-    return {a.node_id for a in actors if (a.start_time_ms or 0) / 1000 >= since}
+    return {a.actor_id: a.node_id for a in actors}
+
+
+def _train_worker_nodes(box, before: dict[str, str]) -> set[str]:
+    """The nodes of the train workers started since `before` (a `_train_workers` listing)."""
+    return {node for actor, node in _train_workers(box).items() if actor not in before}
 
 
 def _epochs_logged(tracking_uri: str, run_id: str, metric: str = "loss") -> list[int]:
@@ -156,7 +162,7 @@ def test_pretrain_two_workers_on_two_nodes_through_s3(box, s3_dataset, tmp_path)
     from skelmae.config.loader import load_config
     from skelmae.train.launcher import run_pretrain
 
-    t0 = time.time()
+    before = _train_workers(box)
     out = run_pretrain(load_config(PretrainConfig, _pretrain_args(
         box, s3_dataset, "two-nodes", "--optim.epochs", "2", "--scaling.num_workers", "2")))
     client = MlflowClient(box.tracking_uri)
@@ -171,7 +177,7 @@ def test_pretrain_two_workers_on_two_nodes_through_s3(box, s3_dataset, tmp_path)
         dst_path=str(tmp_path))
     assert storage_paths.is_file(local)
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-    nodes = _train_worker_nodes(box, t0)
+    nodes = _train_worker_nodes(box, before)
     assert nodes == {n.node_id for n in box.workers}, "the two train workers did not run on the two nodes"
 
 
@@ -190,7 +196,7 @@ def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
     args = [f"--pretrain.{a[2:]}" if a.startswith("--") else a for a in _pretrain_args(box, s3_dataset, "x")]
     i = args.index("--pretrain.tracking.run_name")
     del args[i:i + 2]
-    t0 = time.time()
+    before = _train_workers(box)
     out = run_sweep(load_config(SweepConfig, [
         *args, "--pretrain.optim.epochs", "2", "--pretrain.optim.warmup_epochs", "1",
         "--mask_ratios", "0.5,0.75", "--scheduler", "fifo", "--name", "box-sweep",
@@ -203,7 +209,7 @@ def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
         # The trial checkpoint sits on s3://: the sweep found it there and logged it.
         assert [a.path for a in client.list_artifacts(t["run_id"], "checkpoint")] == ["checkpoint/checkpoint.pt"]
     assert client.get_run(out["parent_run_id"]).info.status == "FINISHED"
-    assert _train_worker_nodes(box, t0) == {n.node_id for n in box.workers}
+    assert _train_worker_nodes(box, before) == {n.node_id for n in box.workers}
 
 
 @pytest.mark.slow
