@@ -135,13 +135,20 @@ def read_split_dataset(
     part: str,
     columns: list[str] | None = None,
     sample_ids: list[str] | None = None,
+    shuffle_seed: int | None = None,
 ):
-    """One split part as a Ray Dataset (filtered on read, not copied)."""
-    import ray
+    """One split part as a Ray Dataset (filtered on read, not copied).
 
+    With `shuffle_seed`, every execution (every epoch) reads the Parquet parts in a different order,
+    drawn from the seed and the execution's index.
+    """
+    import ray
+    from ray.data import FileShuffleConfig
+
+    shuffle = FileShuffleConfig(seed=shuffle_seed) if shuffle_seed is not None else None
     # Reading is light work: a quarter CPU per read task keeps the data path schedulable beside
     # training workers that hold most of a small node's CPUs (whole-CPU tasks would deadlock).
-    ds = ray.data.read_parquet(samples_dir(data_dir), num_cpus=0.25)
+    ds = ray.data.read_parquet(samples_dir(data_dir), num_cpus=0.25, shuffle=shuffle)
     ds = ds.filter(expr=ray_split_filter(benchmark, part, sample_ids))
     return ds.select_columns(columns) if columns is not None else ds
 
@@ -152,8 +159,10 @@ def read_samples(
     part: str | None = None,
     columns: list[str] | None = None,
     filesystem: pafs.FileSystem | None = None,
+    sample_ids: list[str] | None = None,
 ) -> pa.Table:
-    """Sample rows of the dataset, or of one benchmark (both parts) or one split part, with plain pyarrow."""
+    """Sample rows of the dataset, or of one benchmark (both parts) or one split part, with plain pyarrow;
+    in the order of the Parquet parts; `sample_ids` keeps only those samples."""
     if part is not None and benchmark is None:
         raise ValueError("a split part needs a benchmark")
     if benchmark is not None and part is None:
@@ -162,6 +171,9 @@ def read_samples(
         expr = split_filter(benchmark, part)
     else:
         expr = None
+    if sample_ids is not None:
+        keep = pc.field("sample_id").isin(pa.array(list(sample_ids), pa.string()))
+        expr = keep if expr is None else expr & keep
     fs, path = resolve(samples_dir(data_dir), filesystem)
     if fs.get_file_info(path).type != pafs.FileType.Directory:
         raise FileNotFoundError(f"{data_dir}: no '{SAMPLES}' directory (not a dataset written by jobs/preprocess.py)")

@@ -135,8 +135,9 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_dataset) -> dict:
-    """A tiny classifier trained once: pretrain -> fine-tune -> registered model with alias `champion`.
+def trained_classifier(tmp_path_factory, _ray_session, mlflow_server, synthetic_dataset) -> dict:
+    """A tiny classifier trained once, tracked on the MLflow server: pretrain -> fine-tune -> registered
+    model with alias `champion`.
 
     Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, pretrain_run_id,
     tracking_uri, num_frames, val_acc).
@@ -150,7 +151,7 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
     name = "skelmae-test-classifier"
     # One worker at 1 CPU leaves the other core to Ray Data.
     common = ["--data.path", synthetic_dataset, "--tracking.storage_path", str(root / "runs"),
-              "--tracking.experiment", "test-predict", "--tracking.tracking_uri", mlflow_store,
+              "--tracking.experiment", "test-predict", "--tracking.tracking_uri", mlflow_server,
               "--model.num_frames", "16", "--optim.batch_size", "16", "--scaling.torch_threads", "1"]
     _init_ray()
     pre = run_pretrain(load_config(PretrainConfig, [
@@ -158,8 +159,8 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, synthetic_d
     ft = run_finetune(load_config(FinetuneConfig, [
         *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.batch_size", "8",
         "--optim.base_lr", "0.096", "--optim.warmup_epochs", "1", "--register_as", name]))
-    version = promote(ft["run_id"], name, "champion", mlflow_store)
+    version = promote(ft["run_id"], name, "champion", mlflow_server)
     return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": version,
             "checkpoint": ft["checkpoint"], "pretrain_checkpoint": pre["checkpoint"],
-            "pretrain_run_id": pre["run_id"], "tracking_uri": mlflow_store, "num_frames": 16,
-            "val_acc": ft["metrics"].get("val_acc")}
+            "pretrain_run_id": pre["run_id"], "tracking_uri": mlflow_server, "num_frames": 16,
+            "val_acc": ft["metrics"].get("val_acc"), "epochs": 6, "data_path": synthetic_dataset}

@@ -11,9 +11,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from skelmae.config.jobs import FinetuneConfig, LinearEvalConfig, PretrainConfig
+from skelmae.config.jobs import LinearEvalConfig, PretrainConfig
 from skelmae.config.loader import load_config
-from skelmae.train.launcher import run_finetune, run_linear_eval, run_pretrain
+from skelmae.train.launcher import run_linear_eval, run_pretrain
 
 # End to end: real Ray Train fits and MLflow runs.
 pytestmark = pytest.mark.slow
@@ -88,21 +88,21 @@ def test_bad_config_fails_before_ray(tmp_path):
         assert not (tmp_path / "mlflow.db").exists()
 
 
-def test_pretrain_and_finetune_on_mlflow_server(ray_local, mlflow_server, synthetic_dataset, tmp_path):
-    common = ["--data.path", synthetic_dataset, "--tracking.tracking_uri", mlflow_server,
-              "--tracking.storage_path", str(tmp_path / "runs"), "--tracking.experiment", "server-test", *TINY]
-    pre = run_pretrain(load_config(PretrainConfig, [*common, "--optim.epochs", "1", "--linear_eval", "false"]))
-    ft = run_finetune(load_config(FinetuneConfig, [*common, "--pretrained", pre["run_id"], "--optim.epochs", "2"]))
-    client = MlflowClient(mlflow_server)
-    frun = client.get_run(ft["run_id"])
-    assert frun.data.tags["pretrain_run_id"] == pre["run_id"]
-    assert _steps(client, ft["run_id"], "val_acc") == [0, 1]
+def test_pretrain_and_finetune_on_mlflow_server(trained_classifier):
+    """The session's classifier was pretrained and fine-tuned against a real `mlflow server`."""
+    server = trained_classifier["tracking_uri"]
+    assert server.startswith("http://127.0.0.1:")
+    client = MlflowClient(server)
+    frun = client.get_run(trained_classifier["run_id"])
+    assert frun.info.status == "FINISHED"
+    assert frun.data.tags["pretrain_run_id"] == trained_classifier["pretrain_run_id"]
+    assert _steps(client, trained_classifier["run_id"], "val_acc") == list(range(trained_classifier["epochs"]))
 
-    mlflow.set_tracking_uri(mlflow_server)
-    model = mlflow.pyfunc.load_model(f"runs:/{ft['run_id']}/model")
+    mlflow.set_tracking_uri(server)
+    model = mlflow.pyfunc.load_model(f"runs:/{trained_classifier['run_id']}/model")
     from skelmae.data.batches import load_split_arrays
 
-    x, y, _ = load_split_arrays(synthetic_dataset, "ntu60-xsub", "test", 16, 0.95, limit=5)
+    x, y, _ = load_split_arrays(trained_classifier["data_path"], "ntu60-xsub", "test", 16, 0.95, limit=5)
     probs = model.predict(x)
     assert probs.shape == (5, 60)
     assert abs(float(probs.sum(1).mean()) - 1.0) < 1e-4

@@ -147,11 +147,14 @@ def steps_per_epoch(n_train: int, cfg) -> int:
     return n_train // cfg.optim.batch_size
 
 
-def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset: list[str] | None = None) -> dict:
+def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset: list[str] | None = None,
+                 seed: int = 0) -> dict:
     """Ray Datasets by the names the train loops read ({"train": "train", "knn_val": "test"}, ...);
-    `subset` (label-fraction sample IDs) restricts the one named "train"."""
+    `subset` (label-fraction sample IDs) restricts the one named "train", whose Parquet parts are also
+    read in a seeded new order every epoch when it streams from storage."""
     return {
-        name: split_dataset(data_path, data.benchmark, part, subset if name == "train" else None, data.in_memory_mb)
+        name: split_dataset(data_path, data.benchmark, part, subset if name == "train" else None, data.in_memory_mb,
+                            shuffle_seed=seed if name == "train" and data.shuffle_buffer else None)
         for name, part in parts.items()
     }
 
@@ -245,7 +248,8 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     log.info("pretrain run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
     with run_lifecycle(tracking_uri, run_id):
         console.init_ray()
-        datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
+        datasets = job_datasets(data_path, cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"},
+                                seed=cfg.seed)
         loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
                        "data_path": data_path}
         if os.environ.get("SKELMAE_TEST_PID_DIR"):  # test-only: where fault tests find the workers' PIDs
@@ -297,7 +301,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     log.info("finetune run %s: MLflow run %s at %s", run_name, run_id, redact(tracking_uri))
     with run_lifecycle(tracking_uri, run_id):
         console.init_ray()
-        datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
+        datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset, seed=cfg.seed)
         loop_config = {"cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id, "steps_per_epoch": steps,
                        "pretrained_file": pretrained_file}
         result = _fit(finetune_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)
@@ -316,7 +320,7 @@ def run_linear_eval(cfg: LinearEvalConfig) -> dict:
         console.init_ray()
         b = cfg.data.benchmark
         subset = label_subset(data_path, b, cfg.data.label_fraction, cfg.data.label_seed)
-        datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset)
+        datasets = job_datasets(data_path, cfg.data, {"train": "train", "val": "test"}, subset, seed=cfg.seed)
         # The validation split is encoded twice with pretrained weights: once more by the random init.
         total = (count_split(data_path, b, "train", subset)
                  + count_split(data_path, b, "test") * (2 if pretrained_file else 1))

@@ -100,7 +100,8 @@ def sweep_trial(config: dict) -> None:
         parent_run_id=config["parent_run_id"],
         extra_tags={"sweep": config["sweep_name"], "trial_id": trial_id},
     )
-    datasets = job_datasets(config["data_path"], cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"})
+    datasets = job_datasets(config["data_path"], cfg.data, {"train": "train", "knn_train": "train", "knn_val": "test"},
+                            seed=cfg.seed)
     loop_config = {
         "cfg": cfg, "tracking_uri": tracking_uri, "run_id": run_id,
         "steps_per_epoch": config["steps_per_epoch"], "data_path": config["data_path"],
