@@ -13,13 +13,15 @@ from data_pipeline.redact import redact
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.config.loader import load_job_config
 from skelmae.console import run_job
-from skelmae.train.launcher import run_finetune
 
 
 def main(argv: list[str]) -> int:
     cfg = load_job_config(FinetuneConfig, argv, "finetune", __doc__)
     if cfg is None:
         return 2
+    # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from skelmae.train.launcher import run_finetune
+
     result = run_finetune(cfg)
     m = result["metrics"]
     print(f"finetune MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")

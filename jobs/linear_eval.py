@@ -11,13 +11,15 @@ from data_pipeline.redact import redact
 from skelmae.config.jobs import LinearEvalConfig
 from skelmae.config.loader import load_job_config
 from skelmae.console import run_job
-from skelmae.train.launcher import run_linear_eval
 
 
 def main(argv: list[str]) -> int:
     cfg = load_job_config(LinearEvalConfig, argv, "linear_eval", __doc__)
     if cfg is None:
         return 2
+    # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from skelmae.train.launcher import run_linear_eval
+
     result = run_linear_eval(cfg)
     m = result["metrics"]
     print(f"linear eval MLflow run: {result['run_id']} ({redact(result['tracking_uri'])})")

@@ -14,7 +14,6 @@ from data_pipeline.redact import redact
 from skelmae.config.jobs import PretrainConfig
 from skelmae.config.loader import load_job_config
 from skelmae.console import run_job
-from skelmae.train.launcher import run_pretrain
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +21,9 @@ def main(argv: list[str]) -> int:
     cfg = load_job_config(PretrainConfig, argv, "pretrain", __doc__)
     if cfg is None:
         return 2
+    # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from skelmae.train.launcher import run_pretrain
+
     result = run_pretrain(cfg)
     print(f"pretrain MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"final checkpoint    : {redact(str(result['checkpoint']))}")

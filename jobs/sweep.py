@@ -12,19 +12,21 @@ per-trial pretraining config.
 
 import sys
 
-from dashboards.sweep_report import log_sweep_report
 from data_pipeline.redact import redact
 from skelmae.config.jobs import SweepConfig
 from skelmae.config.loader import load_job_config
 from skelmae.console import run_job
-from skelmae.tune.summary import trial_table
-from skelmae.tune.sweep import run_sweep
 
 
 def main(argv: list[str]) -> int:
     cfg = load_job_config(SweepConfig, argv, "sweep", __doc__)
     if cfg is None:
         return 2
+    # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from dashboards.sweep_report import log_sweep_report
+    from skelmae.tune.summary import trial_table
+    from skelmae.tune.sweep import run_sweep
+
     out = run_sweep(cfg, report=log_sweep_report)
     print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({redact(out['tracking_uri'])})")
     print(trial_table(out["trials"]))
