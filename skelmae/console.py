@@ -43,11 +43,20 @@ def setup_console(verbose: bool | None = None) -> None:
         return
     for name in ("ray", "mlflow", "alembic", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow sets its loggers' level when it is imported, which jobs do after this (once the config is valid).
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     # MLflow's per-download progress bars (checkpoints fetched by run ID) are not the job's progress.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # The banner every local cluster start prints (token auth stays on; `ray start` and `--verbose` say it).
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    # Ray's own deprecation notices (its internals call its deprecated paths); ours still show.
+    quiet_ray_warnings()
+
+
+def quiet_ray_warnings() -> None:
+    """Ray's own deprecation notices (its internals call its deprecated paths) stay off the console; ours
+    still show. Again after Ray is imported: importing it puts its own filter for them in front."""
+    if is_verbose():
+        return
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"ray(\.|$)")
 
@@ -66,6 +75,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Join the cluster named by `address`/RAY_ADDRESS (as under `ray job submit`), or start a local one."""
     import ray
 
+    quiet_ray_warnings()
     if ray.is_initialized():
         return
     kwargs = ray_init_kwargs()

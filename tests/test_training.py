@@ -98,8 +98,12 @@ def test_pretrain_and_finetune_on_mlflow_server(trained_classifier):
     assert frun.data.tags["pretrain_run_id"] == trained_classifier["pretrain_run_id"]
     assert _steps(client, trained_classifier["run_id"], "val_acc") == list(range(trained_classifier["epochs"]))
 
+    before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(server)
-    model = mlflow.pyfunc.load_model(f"runs:/{trained_classifier['run_id']}/model")
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{trained_classifier['run_id']}/model")
+    finally:
+        mlflow.set_tracking_uri(before)
     from skelmae.data.batches import load_split_arrays
 
     x, y, _ = load_split_arrays(trained_classifier["data_path"], "ntu60-xsub", "test", 16, 0.95, limit=5)
