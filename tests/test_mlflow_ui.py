@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from browser_check import find_chromium, load_in_chromium, png_stats
 from mlflow.tracking import MlflowClient
 
 from skelmae.track.conventions import (
@@ -16,7 +17,6 @@ from skelmae.track.conventions import (
     ensure_experiment,
     experiment_ui_url,
 )
-from browser_check import find_chromium, load_in_chromium, png_stats
 
 # Set to a folder to keep screenshots of both pages (1400x900) for a note; the test checks them too.
 SCREENS_ENV = "SKELMAE_MLFLOW_SCREENS"
@@ -42,7 +42,7 @@ def test_printed_link_opens_the_experiment_on_its_runs(mlflow_server, tmp_path):
     client = MlflowClient(mlflow_server)
     assert client.get_experiment(experiment_id).tags[EXPERIMENT_KIND_TAG] == TRAINING_EXPERIMENT_KIND
     names = [f"pretrain-ui-{uuid.uuid4().hex[:8]}", f"pretrain-ui-{uuid.uuid4().hex[:8]}"]
-    for name, lr in zip(names, (0.004, 0.008)):
+    for name, lr in zip(names, (0.004, 0.008), strict=True):
         _log_small_run(client, experiment_id, name, lr)
 
     link = experiment_ui_url(mlflow_server, experiment_id)
