@@ -20,6 +20,7 @@ def main(argv: list[str]) -> int:
     if cfg is None:
         return 2
     # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from skelmae.track.conventions import experiment_ui_url
     from skelmae.train.launcher import run_finetune
 
     result = run_finetune(cfg)
@@ -27,6 +28,7 @@ def main(argv: list[str]) -> int:
     print(f"finetune MLflow run : {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"val accuracy        : top1={m.get('val_acc', float('nan')):.4f} top5={m.get('val_top5', float('nan')):.4f}")
     print(f"model               : {result['model_uri']}")
+    print(f"MLflow UI           : {experiment_ui_url(result['tracking_uri'], result['experiment_id'])}")
     return 0
 
 

@@ -18,12 +18,14 @@ def main(argv: list[str]) -> int:
     if cfg is None:
         return 2
     # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from skelmae.track.conventions import experiment_ui_url
     from skelmae.train.launcher import run_linear_eval
 
     result = run_linear_eval(cfg)
     m = result["metrics"]
     print(f"linear eval MLflow run: {result['run_id']} ({redact(result['tracking_uri'])})")
     print(f"linear_acc={m['linear_acc']:.4f} top5={m['linear_top5']:.4f} knn_acc={m['knn_acc']:.4f}")
+    print(f"MLflow UI: {experiment_ui_url(result['tracking_uri'], result['experiment_id'])}")
     return 0
 
 

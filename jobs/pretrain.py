@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     if cfg is None:
         return 2
     # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
+    from skelmae.track.conventions import experiment_ui_url
     from skelmae.train.launcher import run_pretrain
 
     result = run_pretrain(cfg)
@@ -32,6 +33,7 @@ def main(argv: list[str]) -> int:
         print(f"linear eval         : linear_acc={m['linear_acc']:.4f} knn_acc={m['knn_acc']:.4f} "
               f"(run {result['linear_eval']['run_id']})")
     print(f"compare runs        : mlflow ui --backend-store-uri {redact(result['tracking_uri'])}")
+    print(f"then open           : {experiment_ui_url(result['tracking_uri'], result['experiment_id'])}")
     return 0
 
 

@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
         return 2
     # Imported once the config is valid: a bad setting fails in a second, not after torch and Ray load.
     from dashboards.sweep_report import log_sweep_report
+    from skelmae.track.conventions import experiment_ui_url
     from skelmae.tune.summary import trial_table
     from skelmae.tune.sweep import run_sweep
 
@@ -31,6 +32,7 @@ def main(argv: list[str]) -> int:
     print(f"sweep {out['name']}: MLflow parent run {out['parent_run_id']} ({redact(out['tracking_uri'])})")
     print(trial_table(out["trials"]))
     print(f"best: {out['best_params']} score={out['best_score']:.4f} (run {out['best_run_id']})")
+    print(f"MLflow UI: {experiment_ui_url(out['tracking_uri'], out['experiment_id'])}")
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Render an HTML report in real headless Chromium and inspect what the browser saw.
+"""Render an HTML report or a served web app in real headless Chromium and inspect what the browser saw.
 
 Tests use it to check that a written report displays: a screenshot that is not blank, and the
-browser's DOM with the embedded figures decodable as PNGs.
+browser's DOM with the embedded figures decodable as PNGs; and what the MLflow UI shows at an address.
 """
 
 from __future__ import annotations
@@ -66,6 +66,31 @@ def render_in_chromium(html_path: str | Path, screenshot_path: str | Path,
         dom = _run_chromium([*common, "--dump-dom", url], timeout_s)
     if not shot.is_file() or shot.stat().st_size == 0:
         raise RuntimeError(f"chromium wrote no screenshot at {shot}")
+    return dom
+
+
+def load_in_chromium(url: str, screenshot_path: str | Path | None = None, window_size: tuple[int, int] = (1400, 900),
+                     budget_ms: int = 20000, timeout_s: float = 90) -> str:
+    """Load a web app's address in headless Chromium with a fresh profile: return the DOM the app built
+    within `budget_ms` of virtual time (pending network loads hold virtual time), and, if asked, write
+    a screenshot from a second fresh profile."""
+    chromium = find_chromium()
+    if chromium is None:
+        raise FileNotFoundError(f"no Chromium at {CHROMIUM} or on PATH")
+
+    def run(*extra: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+            return _run_chromium([chromium, *_FLAGS, f"--user-data-dir={profile}",
+                                  f"--window-size={window_size[0]},{window_size[1]}",
+                                  f"--virtual-time-budget={budget_ms}", *extra, url], timeout_s)
+
+    dom = run("--dump-dom")
+    if screenshot_path is not None:
+        shot = Path(screenshot_path).resolve()
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        run(f"--screenshot={shot}")
+        if not shot.is_file() or shot.stat().st_size == 0:
+            raise RuntimeError(f"chromium wrote no screenshot at {shot}")
     return dom
 
 

@@ -45,6 +45,9 @@ def test_quickstart_console_is_short_and_shows_each_epoch(tmp_path):
     # The platform's summary.
     assert any(ln.startswith("pretrain MLflow run : ") for ln in lines)
     assert any(ln.startswith("linear eval         : linear_acc=") for ln in lines)
+    # The address that opens the experiment on its runs (tests/test_mlflow_ui.py loads such a link).
+    assert any(re.fullmatch(r"then open           : http://127\.0\.0\.1:5000/#/experiments/\d+/runs"
+                            r"\?workflowType=machine_learning", ln) for ln in lines), console
     # The evaluation's progress, drawn on the driver from the workers' counts; piped: plain lines.
     progress = [ln for ln in lines if ln.startswith("linear eval features: ")]
     assert progress and re.match(r"linear eval features: (\d+)/\1 sequences \(100%\)", progress[-1]), console

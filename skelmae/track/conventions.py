@@ -10,6 +10,7 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -66,6 +67,27 @@ def ensure_experiment(name: str, tracking_uri: str) -> str:
     if exp.lifecycle_stage == "active" and EXPERIMENT_KIND_TAG not in exp.tags:
         client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT_KIND)
     return exp.experiment_id
+
+
+# Where `mlflow ui` serves by default: the UI of a local store (sqlite, file, a database URI).
+LOCAL_UI_ADDRESS = "http://127.0.0.1:5000"
+
+
+def experiment_ui_url(tracking_uri: str, experiment_id: str) -> str:
+    """The MLflow UI address that opens the experiment on its runs table.
+
+    An http(s) tracking URI is the server's own address (credentials, query and fragment dropped, a
+    path prefix kept); any other store is browsed with `mlflow ui`, at LOCAL_UI_ADDRESS. MLflow 3.17's UI
+    opens an experiment on its GenAI overview unless the address asks for `workflowType=machine_learning`
+    (the address wins over the mode the browser remembers).
+    """
+    base = LOCAL_UI_ADDRESS
+    parts = urlsplit(tracking_uri)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        port = f":{parts.port}" if parts.port else ""
+        base = f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def git_commit() -> str:

@@ -124,6 +124,11 @@ def start_mlflow_run(kind: str, cfg, data_path: str, run_name: str, extra_tags: 
     return tracking_uri, run_id
 
 
+def _experiment_of(tracking_uri: str, run_id: str) -> str:
+    """The run's experiment ID, for the job's summary (the MLflow UI link)."""
+    return MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+
+
 def _mark_resumed(client: MlflowClient, run_id: str) -> None:
     """Reopen a run for `--resume` and say so on its page: when, and after which logged epoch."""
     epochs = [int(m.step) for m in client.get_metric_history(run_id, KEY)]
@@ -259,7 +264,8 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         result = _fit(pretrain_loop, loop_config, cfg, datasets, run_name, cfg.max_failures, cfg.optim.epochs)
         ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True, as_model=True)
     out = {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
-           "data_path": data_path, "metrics": dict(result.metrics or {})}
+           "experiment_id": _experiment_of(tracking_uri, run_id), "data_path": data_path,
+           "metrics": dict(result.metrics or {})}
     log.info("pretraining done: checkpoint %s", redact(str(ckpt)))
     if cfg.linear_eval:
         lin = LinearEvalConfig(
@@ -311,7 +317,8 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
         ckpt = finish_run(tracking_uri, run_id, result, log_checkpoint=True)
     log.info("fine-tuning done: val_acc %s, checkpoint %s", result.metrics.get("val_acc"), redact(str(ckpt)))
     return {"run_id": run_id, "run_name": run_name, "checkpoint": ckpt, "tracking_uri": tracking_uri,
-            "metrics": dict(result.metrics or {}), "model_uri": f"runs:/{run_id}/model"}
+            "experiment_id": _experiment_of(tracking_uri, run_id), "metrics": dict(result.metrics or {}),
+            "model_uri": f"runs:/{run_id}/model"}
 
 
 def run_linear_eval(cfg: LinearEvalConfig) -> dict:
@@ -330,7 +337,9 @@ def run_linear_eval(cfg: LinearEvalConfig) -> dict:
             # Feature extraction is stateless: nothing to checkpoint, a failure reruns it.
             result = _fit(linear_eval_loop, loop_config, cfg, datasets, run_name, max_failures=0)
         finish_run(tracking_uri, run_id, result, log_checkpoint=False)
-    metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
+    run = MlflowClient(tracking_uri).get_run(run_id)
+    metrics = run.data.metrics
     log.info("linear eval: linear_acc %.4f, knn_acc %.4f (MLflow run %s; `mlflow ui --backend-store-uri %s`)",
              metrics.get("linear_acc"), metrics.get("knn_acc"), run_id, redact(tracking_uri))
-    return {"run_id": run_id, "run_name": run_name, "metrics": metrics, "tracking_uri": tracking_uri}
+    return {"run_id": run_id, "run_name": run_name, "metrics": metrics, "tracking_uri": tracking_uri,
+            "experiment_id": run.info.experiment_id}

@@ -167,7 +167,7 @@ def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
     storage = storage_path(pre.tracking)
     tracking_uri = resolve_tracking_uri(pre.tracking.tracking_uri)
     pre.tracking.tracking_uri = tracking_uri  # trials run elsewhere: hand them an absolute URI
-    ensure_experiment(pre.tracking.experiment, tracking_uri)
+    experiment_id = ensure_experiment(pre.tracking.experiment, tracking_uri)
 
     _, parent_id = start_mlflow_run("sweep", pre, data_path, name, resume=cfg.resume,
                                     extra_tags={"sweep": name})
@@ -182,7 +182,8 @@ def run_sweep(cfg: SweepConfig, report: ReportFn | None = None) -> dict:
     log.info("sweep %s: MLflow parent run %s at %s", name, parent_id, redact(tracking_uri))
 
     with run_lifecycle(tracking_uri, parent_id), _close_children_on_exit(client, parent_id):
-        return _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_uri, report)
+        out = _run_sweep(cfg, pre, name, data_path, parent_id, client, storage, tracking_uri, report)
+    return {**out, "experiment_id": experiment_id}
 
 
 @contextmanager
