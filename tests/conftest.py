@@ -135,7 +135,7 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_classifier(tmp_path_factory, _ray_session, mlflow_server, synthetic_dataset) -> dict:
+def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, mlflow_server, synthetic_dataset) -> dict:
     """A tiny classifier trained once, tracked on the MLflow server: pretrain -> fine-tune -> registered
     model with alias `champion`.
 
@@ -156,7 +156,8 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_server, synthetic_
               "--tracking.experiment", "test-predict", "--tracking.tracking_uri", mlflow_server,
               "--model.num_frames", "16", "--optim.batch_size", "16", "--scaling.torch_threads", "1"]
     _init_ray()
-    # The jobs point the process's MLflow client at the server; later tests expect the session's store.
+    # The jobs point the process's MLflow client at the server; later tests expect the session's store
+    # (`mlflow_store` is set up first, so `before` is that store, not MLflow's built-in default).
     before = mlflow.get_tracking_uri()
     try:
         pre = run_pretrain(load_config(PretrainConfig, [
