@@ -111,6 +111,8 @@ def mlflow_server(tmp_path_factory):
         ],
         stdout=open(root / "server.log", "wb"),
         stderr=subprocess.STDOUT,
+        # MLflow 3's GenAI job runner (a pool of huey consumers, ~1.5 GB) serves nothing the tests use.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
