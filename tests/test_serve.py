@@ -155,8 +155,13 @@ def test_logged_model_holds_no_pickle(trained_classifier):
     import mlflow
     import yaml
 
-    local = Path(mlflow.artifacts.download_artifacts(trained_classifier["model_uri"],
-                                                     tracking_uri=trained_classifier["tracking_uri"]))
+    # MLflow resolves a run's logged model through the process's tracking URI, whatever `tracking_uri=` says.
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(trained_classifier["tracking_uri"])
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(trained_classifier["model_uri"]))
+    finally:
+        mlflow.set_tracking_uri(before)
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], files
     flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
