@@ -32,7 +32,8 @@ def main(argv: list[str]) -> int:
         m = result["linear_eval"]["metrics"]
         print(f"linear eval         : linear_acc={m['linear_acc']:.4f} knn_acc={m['knn_acc']:.4f} "
               f"(run {result['linear_eval']['run_id']})")
-    print(f"compare runs        : mlflow ui --backend-store-uri {redact(result['tracking_uri'])}")
+    if not result["tracking_uri"].startswith(("http://", "https://")):  # a server already serves its UI
+        print(f"compare runs        : mlflow ui --backend-store-uri {redact(result['tracking_uri'])}")
     print(f"then open           : {experiment_ui_url(result['tracking_uri'], result['experiment_id'])}")
     return 0
 
