@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
-from mlflow.tracking._tracking_service import utils as _tracking_utils
+
+from skelmae.track.conventions import tracking_uri_set_to
 
 
 class ReportError(Exception):
@@ -24,24 +23,6 @@ def _check_store(uri: str, experiment: str) -> None:
             raise ReportError(f"experiment '{experiment}' not found in {uri} (no database file at {db})")
 
 
-@contextmanager
-def _tracking_uri_set_to(uri: str):
-    """mlflow.search_runs reads the global tracking URI: set it for the call, then restore both it and
-    $MLFLOW_TRACKING_URI (mlflow.set_tracking_uri writes the variable, and MLflow's own
-    `_use_tracking_uri` unsets it on exit, which would cut other code off its store)."""
-    old_global = _tracking_utils._tracking_uri
-    old_env = os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        mlflow.set_tracking_uri(uri)
-        yield
-    finally:
-        mlflow.set_tracking_uri(old_global)
-        if old_env is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old_env
-
-
 def column(df: pd.DataFrame, name: str) -> pd.Series:
     """df[name], or a column of None where no run has that field (search_runs omits such columns)."""
     return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
@@ -54,7 +35,7 @@ def load_runs(experiment: str, tracking_uri: str, parent_run_id: str | None = No
     exp = client.get_experiment_by_name(experiment)
     if exp is None or exp.lifecycle_stage == "deleted":
         raise ReportError(f"experiment '{experiment}' not found in {tracking_uri}")
-    with _tracking_uri_set_to(tracking_uri):
+    with tracking_uri_set_to(tracking_uri):
         df = mlflow.search_runs(experiment_names=[experiment], output_format="pandas")
     if df.empty:
         raise ReportError(f"experiment '{experiment}' has no runs in {tracking_uri}")

@@ -137,15 +137,13 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, mlflow_server, synthetic_dataset) -> dict:
+def trained_classifier(tmp_path_factory, _ray_session, mlflow_server, synthetic_dataset) -> dict:
     """A tiny classifier trained once, tracked on the MLflow server: pretrain -> fine-tune -> registered
     model with alias `champion`.
 
     Returns dict(run_id, model_uri, name, version, checkpoint, pretrain_checkpoint, pretrain_run_id,
     tracking_uri, num_frames, val_acc).
     """
-    import mlflow
-
     from skelmae.config.jobs import FinetuneConfig, PretrainConfig
     from skelmae.config.loader import load_config
     from skelmae.serve.registry import promote
@@ -158,18 +156,12 @@ def trained_classifier(tmp_path_factory, _ray_session, mlflow_store, mlflow_serv
               "--tracking.experiment", "test-predict", "--tracking.tracking_uri", mlflow_server,
               "--model.num_frames", "16", "--optim.batch_size", "16", "--scaling.torch_threads", "1"]
     _init_ray()
-    # The jobs point the process's MLflow client at the server; later tests expect the session's store
-    # (`mlflow_store` is set up first, so `before` is that store, not MLflow's built-in default).
-    before = mlflow.get_tracking_uri()
-    try:
-        pre = run_pretrain(load_config(PretrainConfig, [
-            *common, "--optim.epochs", "1", "--linear_eval", "false", "--knn_every", "0"]))
-        ft = run_finetune(load_config(FinetuneConfig, [
-            *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.batch_size", "8",
-            "--optim.base_lr", "0.096", "--optim.warmup_epochs", "1", "--register_as", name]))
-        version = promote(ft["run_id"], name, "champion", mlflow_server)
-    finally:
-        mlflow.set_tracking_uri(before)
+    pre = run_pretrain(load_config(PretrainConfig, [
+        *common, "--optim.epochs", "1", "--linear_eval", "false", "--knn_every", "0"]))
+    ft = run_finetune(load_config(FinetuneConfig, [
+        *common, "--pretrained", pre["run_id"], "--optim.epochs", "6", "--optim.batch_size", "8",
+        "--optim.base_lr", "0.096", "--optim.warmup_epochs", "1", "--register_as", name]))
+    version = promote(ft["run_id"], name, "champion", mlflow_server)
     return {"run_id": ft["run_id"], "model_uri": ft["model_uri"], "name": name, "version": version,
             "checkpoint": ft["checkpoint"], "pretrain_checkpoint": pre["checkpoint"],
             "pretrain_run_id": pre["run_id"], "tracking_uri": mlflow_server, "num_frames": 16,

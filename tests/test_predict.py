@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pytest
 import torch
@@ -16,6 +15,7 @@ import torch
 from data_pipeline.skeleton_format import parse_sample_name
 from data_pipeline.synthetic import SYNTHETIC_ACTIONS, generate_dataset
 from skelmae.serve.predict import ModelLoadError, Predictor
+from skelmae.track.conventions import tracking_uri_set_to
 
 # End to end: trains a classifier (session fixture) and runs the predict job.
 pytestmark = pytest.mark.slow
@@ -105,10 +105,8 @@ def test_bad_files_are_reported_and_the_rest_predicted(trained_classifier, fresh
 @pytest.fixture
 def tracking(trained_classifier):
     """In-process MLflow calls go to the classifier's store (other tests point mlflow elsewhere)."""
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(trained_classifier["tracking_uri"])
-    yield trained_classifier["tracking_uri"]
-    mlflow.set_tracking_uri(before)
+    with tracking_uri_set_to(trained_classifier["tracking_uri"]):
+        yield trained_classifier["tracking_uri"]
 
 
 def test_checkpoint_predictor_agrees_with_mlflow_model(trained_classifier, fresh_files, tracking):

@@ -155,13 +155,11 @@ def test_logged_model_holds_no_pickle(trained_classifier):
     import mlflow
     import yaml
 
+    from skelmae.track.conventions import tracking_uri_set_to
+
     # MLflow resolves a run's logged model through the process's tracking URI, whatever `tracking_uri=` says.
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(trained_classifier["tracking_uri"])
-    try:
+    with tracking_uri_set_to(trained_classifier["tracking_uri"]):
         local = Path(mlflow.artifacts.download_artifacts(trained_classifier["model_uri"]))
-    finally:
-        mlflow.set_tracking_uri(before)
     files = sorted(str(p.relative_to(local)) for p in local.rglob("*") if p.is_file())
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], files
     flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from skelmae.config.jobs import LinearEvalConfig, PretrainConfig
 from skelmae.config.loader import load_config
+from skelmae.track.conventions import tracking_uri_set_to
 from skelmae.train.launcher import run_linear_eval, run_pretrain
 
 # End to end: real Ray Train fits and MLflow runs.
@@ -98,12 +99,10 @@ def test_pretrain_and_finetune_on_mlflow_server(trained_classifier):
     assert frun.data.tags["pretrain_run_id"] == trained_classifier["pretrain_run_id"]
     assert _steps(client, trained_classifier["run_id"], "val_acc") == list(range(trained_classifier["epochs"]))
 
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(server)
-    try:
+    # The jobs left the process's MLflow client where it was (they log to the server by URI).
+    assert mlflow.get_tracking_uri() != server
+    with tracking_uri_set_to(server):  # MLflow finds a run's logged model through the process's URI
         model = mlflow.pyfunc.load_model(f"runs:/{trained_classifier['run_id']}/model")
-    finally:
-        mlflow.set_tracking_uri(before)
     from skelmae.data.batches import load_split_arrays
 
     x, y, _ = load_split_arrays(trained_classifier["data_path"], "ntu60-xsub", "test", 16, 0.95, limit=5)

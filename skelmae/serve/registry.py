@@ -24,6 +24,7 @@ from skelmae.checkpoint import read as read_checkpoint
 from skelmae.config.jobs import FinetuneConfig
 from skelmae.model.config import ModelConfig
 from skelmae.model.mae import SkeletonClassifier, has_fc_norm
+from skelmae.track.conventions import tracking_uri_set_to
 
 
 class ActionClassifier(torch.nn.Module):
@@ -94,8 +95,8 @@ def log_classifier(tracking_uri: str, run_id: str, checkpoint_file: str, data_pa
         x = np.zeros((1, cfg.model.num_frames, *SAMPLE_LAYOUT), dtype=np.float32)
     with torch.no_grad():
         probs = model(torch.from_numpy(x)).numpy()
-    mlflow.set_tracking_uri(tracking_uri)
-    with tempfile.TemporaryDirectory(prefix="skelmae-model-") as tmp, mlflow.start_run(run_id=run_id):
+    with (tracking_uri_set_to(tracking_uri), tempfile.TemporaryDirectory(prefix="skelmae-model-") as tmp,
+          mlflow.start_run(run_id=run_id)):
         weights, config = os.path.join(tmp, "weights.pt"), os.path.join(tmp, "config.json")
         torch.save(model.classifier.state_dict(), weights)
         Path(config).write_text(json.dumps({"model_config": model.classifier.cfg.model_dump(mode="json"),

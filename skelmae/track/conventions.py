@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import mlflow
 from mlflow.tracking import MlflowClient
+from mlflow.tracking._tracking_service import utils as _tracking_utils
 
 from data_pipeline.redact import redact
 from skelmae.checkpoint import ARTIFACT_DIR, CHECKPOINT_FILE
@@ -88,6 +91,24 @@ def experiment_ui_url(tracking_uri: str, experiment_id: str) -> str:
         port = f":{parts.port}" if parts.port else ""
         base = f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
     return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+@contextmanager
+def tracking_uri_set_to(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (`mlflow.start_run`, `search_runs`, logged-model lookups) at `uri` for a
+    block, then restore both the process's tracking URI and $MLFLOW_TRACKING_URI (mlflow.set_tracking_uri
+    writes the variable), so that library calls leave the caller's store as they found it."""
+    old_global = _tracking_utils._tracking_uri
+    old_env = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        mlflow.set_tracking_uri(uri)
+        yield
+    finally:
+        mlflow.set_tracking_uri(old_global)
+        if old_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old_env
 
 
 def git_commit() -> str:
