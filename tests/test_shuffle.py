@@ -7,7 +7,7 @@ import torch
 
 from skelmae.config.jobs import PretrainConfig
 from skelmae.config.loader import load_config
-from skelmae.data.datasets import split_dataset
+from skelmae.data.datasets import split_datasets
 from skelmae.train.loops import _epoch_batches
 
 
@@ -23,7 +23,7 @@ def _labels(ds, cfg: PretrainConfig, epoch: int, seed: int = 0) -> list[int]:
 
 
 def _in_memory(data: str):
-    ds = split_dataset(data, "ntu60-xsub", "train", in_memory_mb=512)
+    ds = split_datasets(data, "ntu60-xsub", {"train": "train"}, in_memory_mb=512)["train"]
     ds.context.execution_options.preserve_order = True  # as Ray Train's ingest does (ordered_data_config)
     return ds
 
@@ -46,7 +46,7 @@ def test_streamed_dataset_reads_its_parts_in_a_new_seeded_order_each_epoch(ray_l
     plain = _cfg(synthetic_dataset, 0)  # no buffer: only the part order can change
 
     def epochs(seed: int | None, n: int) -> list[list[int]]:
-        ds = split_dataset(synthetic_dataset, "ntu60-xsub", "train", in_memory_mb=0, shuffle_seed=seed)
+        ds = split_datasets(synthetic_dataset, "ntu60-xsub", {"train": "train"}, shuffle_seed=seed)["train"]
         ds.context.execution_options.preserve_order = True
         return [_labels(ds, plain, e) for e in range(n)]
 

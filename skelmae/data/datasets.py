@@ -62,25 +62,44 @@ def label_subset(data_path: str, benchmark: str, fraction: float, seed: int) -> 
     return sorted(keep)
 
 
-def split_dataset(data_path: str, benchmark: str, part: str, sample_ids: list[str] | None = None,
-                  in_memory_mb: float = 0.0, shuffle_seed: int | None = None):
-    """A Ray Dataset of one benchmark split; the split is a Parquet filter, not a copy.
+def split_datasets(data_path: str, benchmark: str, parts: dict[str, str], train_ids: list[str] | None = None,
+                   in_memory_mb: float = 0.0, shuffle_seed: int | None = None) -> dict:
+    """Ray Datasets of benchmark splits by name ({"train": "train", "knn_val": "test"}, ...); a split is a
+    Parquet filter, not a copy. `train_ids` (label-fraction sample IDs) restrict the one named "train".
 
-    A dataset whose Parquet files total less than `in_memory_mb` is read once, here, with pyarrow, and
-    handed to Ray's object store in file order (streamed to the workers every epoch from there): no
-    re-reading from storage each epoch, and none of Ray Data's read start-up (3-7 s a split), which
-    dominated small runs. Larger datasets stream from storage, their Parquet parts in a new order each
-    epoch when `shuffle_seed` is given.
+    A dataset whose Parquet files total less than `in_memory_mb` is read here, with pyarrow, and handed
+    to Ray's object store in file order (streamed to the workers every epoch from there): no re-reading
+    from storage each epoch, and none of Ray Data's read start-up (3-7 s a split), which dominated small
+    runs. A split under two names (the training split as "train" and "knn_train") is read and stored
+    once. Larger datasets stream from storage, the one named "train" reading its Parquet parts in a new
+    order each epoch when `shuffle_seed` is given.
     """
-    if in_memory_mb > 0 and dataset_size_mb(data_path) < in_memory_mb:
-        import ray
+    import ray
 
-        table = read_samples(data_path, benchmark, part, columns=COLUMNS, sample_ids=sample_ids)
-        # Several blocks, so that streaming_split can hand each worker its share without copying.
-        rows = max(1, -(-table.num_rows // IN_MEMORY_BLOCKS))
-        return ray.data.from_arrow([table.slice(i, rows) for i in range(0, max(table.num_rows, 1), rows)])
-    return read_split_dataset(data_path, benchmark, part, columns=COLUMNS, sample_ids=sample_ids,
-                              shuffle_seed=shuffle_seed)
+    in_memory = in_memory_mb > 0 and dataset_size_mb(data_path) < in_memory_mb
+    blocks: dict[tuple[str, bool], list] = {}
+    out = {}
+    for name, part in parts.items():
+        ids = train_ids if name == "train" else None
+        if in_memory:
+            key = (part, ids is not None)
+            if key not in blocks:
+                blocks[key] = _object_store_blocks(read_samples(data_path, benchmark, part, columns=COLUMNS,
+                                                                sample_ids=ids))
+            out[name] = ray.data.from_arrow_refs(blocks[key])
+        else:
+            out[name] = read_split_dataset(data_path, benchmark, part, columns=COLUMNS, sample_ids=ids,
+                                           shuffle_seed=shuffle_seed if name == "train" else None)
+    return out
+
+
+def _object_store_blocks(table) -> list:
+    """The table in Ray's object store as several blocks, so that streaming_split can hand each worker its
+    share without copying."""
+    import ray
+
+    rows = max(1, -(-table.num_rows // IN_MEMORY_BLOCKS))
+    return [ray.put(table.slice(i, rows)) for i in range(0, max(table.num_rows, 1), rows)]
 
 
 def dataset_size_mb(data_path: str) -> float:

@@ -34,7 +34,7 @@ from skelmae.config.jobs import (
     TrackingConfig,
 )
 from skelmae.config.loader import dump_yaml, flatten, to_dict
-from skelmae.data.datasets import count_split, label_subset, resolve_data_path, split_dataset
+from skelmae.data.datasets import count_split, label_subset, resolve_data_path, split_datasets
 from skelmae.serve.registry import log_classifier
 from skelmae.track import run_records
 from skelmae.track.conventions import ensure_experiment, git_commit, resolve_pretrained, resolve_tracking_uri
@@ -154,14 +154,10 @@ def steps_per_epoch(n_train: int, cfg) -> int:
 
 def job_datasets(data_path: str, data: DataConfig, parts: dict[str, str], subset: list[str] | None = None,
                  seed: int = 0) -> dict:
-    """Ray Datasets by the names the train loops read ({"train": "train", "knn_val": "test"}, ...);
-    `subset` (label-fraction sample IDs) restricts the one named "train", whose Parquet parts are also
-    read in a seeded new order every epoch when it streams from storage."""
-    return {
-        name: split_dataset(data_path, data.benchmark, part, subset if name == "train" else None, data.in_memory_mb,
-                            shuffle_seed=seed if name == "train" and data.shuffle_buffer else None)
-        for name, part in parts.items()
-    }
+    """The job's Ray Datasets by the names the train loops read (see `split_datasets`); the training split
+    streamed from storage reads its parts in a seeded new order each epoch when the data is shuffled."""
+    return split_datasets(data_path, data.benchmark, parts, subset, data.in_memory_mb,
+                          shuffle_seed=seed if data.shuffle_buffer else None)
 
 
 def scaling_config(s: ScalingConfig) -> ray.train.ScalingConfig:
