@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import http.client
 import os
 import shutil
 import signal
@@ -55,8 +56,10 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, what: str, timeout: 
                 return
         except urllib.error.HTTPError:
             return  # it answers
-        except OSError:
+        except OSError:  # not listening yet (a dropped connection is one too)
             time.sleep(0.5)
+        except http.client.HTTPException as e:  # something else took the port: say so, do not wait
+            raise RuntimeError(f"{what}: {url} answers, but not over HTTP ({e!r}); its port was taken") from e
     raise RuntimeError(f"{what} did not answer {url} in {timeout:g} s: {log.read_text()[-2000:]}")
 
 
@@ -171,7 +174,11 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         os.environ["MLFLOW_S3_ENDPOINT_URL"] = s3_url
         os.environ.pop("RAY_ADDRESS", None)  # "local" would make the job start its own Ray
 
-        # Ray first, while the machine is quiet: a raylet must register within Ray's fixed 30 s.
+        # The S3 server before Ray: its port is handed to the nodes in their environment, and Ray's own
+        # servers, binding ports as they start, could otherwise take it first.
+        _moto(root, procs, s3_port)
+        boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
+        # Ray next, while the machine is quiet: a raylet must register within Ray's fixed 30 s.
         cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 0, "temp_dir": str(root / "head"), "include_dashboard": True, "dashboard_host": "127.0.0.1",
             "dashboard_port": free_port(), **_node_ports(),
@@ -179,8 +186,6 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
         nodes = [cluster.add_node(num_cpus=NODE_CPUS, temp_dir=str(root / f"node{i}"),
                                   object_store_memory=200 * 1024**2, **_node_ports())
                  for i in range(workers)]
-        _moto(root, procs, s3_port)
-        boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
         tracking_uri = _mlflow(root, procs)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         cluster.wait_for_nodes(timeout=120)

@@ -2,16 +2,18 @@
 
 The fast tests check the storage rules and the elastic scaling config without Ray. The slow ones share
 one cluster-in-a-box (tests/cluster_box.py) for the module: preprocess to s3://, a local storage path
-refused, then one pretraining run with two workers on two nodes through s3:// that loses a node mid-run
-and finishes on the other. The two-trial sweep over the nodes is opt-in (SKELMAE_CLUSTER_BOX_TRAINING=1):
-it passed once (about 2 minutes), which is not yet enough to put it in CI's 40.
+refused, the project's whole sweep test (ASHA, best trial, champion, report, resume) across the nodes
+through s3://, then one pretraining run with two workers on two nodes through s3:// that loses a node
+mid-run and finishes on the other.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -151,35 +153,88 @@ def test_local_storage_path_fails_before_data_and_run(box, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("SKELMAE_CLUSTER_BOX_TRAINING"),
-                    reason="the sweep across the box's nodes (~2 min) is opt-in until it has passed more than once "
-                           "and CI's 40 minutes hold it (issue 16); run with SKELMAE_CLUSTER_BOX_TRAINING=1")
 @pytest.mark.timeout(900, method="thread")
-def test_sweep_of_two_trials_across_nodes(box, s3_dataset):
+def test_sweep_across_nodes_asha_best_champion_report_and_resume(box, s3_dataset):
+    """The whole sweep on the cluster: two trials on the two nodes, parent/child MLflow runs, ASHA's
+    decisions, checkpoints on s3://, the best trial evaluated and fine-tuned into the champion, the
+    report, and a resume from s3:// that reruns nothing."""
+    import mlflow
     from mlflow.tracking import MlflowClient
 
+    from dashboards.sweep_report import log_sweep_report
     from skelmae.config.jobs import SweepConfig
     from skelmae.config.loader import load_config
     from skelmae.tune.sweep import run_sweep
+    from tests.cluster_box import WORKER_CPUS
 
-    args = [f"--pretrain.{a[2:]}" if a.startswith("--") else a for a in _pretrain_args(box, s3_dataset, "x")]
-    i = args.index("--pretrain.tracking.run_name")
-    del args[i:i + 2]
+    def cfg(*extra: str) -> SweepConfig:
+        return load_config(SweepConfig, [
+            "--pretrain.data.path", s3_dataset, "--pretrain.model.num_frames", "16",
+            "--pretrain.optim.batch_size", "32", "--pretrain.optim.epochs", "2",
+            "--pretrain.scaling.torch_threads", "1", "--pretrain.scaling.cpus_per_worker", str(WORKER_CPUS),
+            "--pretrain.tracking.tracking_uri", box.tracking_uri, "--pretrain.tracking.experiment", "box-sweep",
+            "--pretrain.tracking.storage_path", box.s3("runs"),
+            "--mask_ratios", "0.3,0.9", "--grace_period", "1", "--reduction_factor", "2",
+            "--name", "box-sweep", "--release_timeout_s", "120", *extra])
+
     before = _train_workers(box)
-    out = run_sweep(load_config(SweepConfig, [
-        *args, "--pretrain.optim.epochs", "2", "--pretrain.optim.warmup_epochs", "1",
-        "--mask_ratios", "0.5,0.75", "--scheduler", "fifo", "--name", "box-sweep",
-        "--report", "false", "--evaluate_best", "false", "--release_timeout_s", "120"]))
+    out = run_sweep(cfg("--champion", "sweep-champion", "--champion_epochs", "1"), report=log_sweep_report)
+    # Every train worker this sweep started (trials, evaluation, champion) ran on the worker nodes, both used.
+    assert _train_worker_nodes(box, before) == {n.node_id for n in box.workers}
     client = MlflowClient(box.tracking_uri)
-    assert len(out["trials"]) == 2
-    for t in out["trials"]:
-        run = client.get_run(t["run_id"])
-        assert run.info.status == "FINISHED", t
+    parent = client.get_run(out["parent_run_id"])
+    assert parent.data.tags["job_kind"] == "sweep"
+    assert parent.info.status == "FINISHED"
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out['parent_run_id']}'"
+    )
+    assert len(children) == 2
+    assert sorted(float(c.data.params["model.mask_ratio"]) for c in children) == [0.3, 0.9]
+    decision = {t["run_id"]: t["decision"] for t in out["trials"]}
+    for c in children:
+        assert "knn_acc" in c.data.metrics and "final_score" in c.data.metrics
+        # Tune kills a trial at its last report, even a completed one: the driver closes every child run
+        # and attaches its last checkpoint, so any trial can be fine-tuned from its run ID.
+        assert c.info.status == ("FINISHED" if decision[c.info.run_id] == "completed" else "KILLED")
+        assert c.data.tags["scheduler_decision"] == decision[c.info.run_id]
         # The trial checkpoint sits on s3://: the sweep found it there and logged it.
         # (MLflow also lists the logged model's copy of it under the same path.)
-        assert {a.path for a in client.list_artifacts(t["run_id"], "checkpoint")} == {"checkpoint/checkpoint.pt"}
-    assert client.get_run(out["parent_run_id"]).info.status == "FINISHED"
-    assert _train_worker_nodes(box, before) == {n.node_id for n in box.workers}
+        assert {a.path for a in client.list_artifacts(c.info.run_id, "checkpoint")} == {"checkpoint/checkpoint.pt"}
+    # ASHA's decisions are visible: every trial says how it ended and how far it got.
+    assert all(d == "completed" or d.startswith("stopped early by ASHA after ") for d in decision.values())
+    assert all(1 <= t["epochs_trained"] <= 2 for t in out["trials"])
+    assert "completed" in decision.values()
+    # The best trial is reported on the parent and is the highest-scoring trial.
+    best = max(out["trials"], key=lambda t: t["score"])
+    assert parent.data.tags["best_trial_run_id"] == out["best_run_id"] == best["run_id"]
+    assert parent.data.metrics["best_score"] == pytest.approx(best["score"]) == out["best_score"]
+    assert json.loads(parent.data.tags["best_config"])["mask_ratio"] == best["mask_ratio"]
+    # The best trial was evaluated (linear probe, feature map) and fine-tuned into the champion.
+    linked = f"tags.pretrain_run_id = '{out['best_run_id']}' and tags.job_kind = 'linear_eval'"
+    lin = client.search_runs([parent.info.experiment_id], filter_string=linked)
+    assert len(lin) == 1 and "linear_acc" in lin[0].data.metrics
+    version = client.get_model_version_by_alias("sweep-champion", "champion")
+    assert version.run_id == out["champion"]["run_id"]
+    assert client.get_run(version.run_id).data.tags["pretrain_run_id"] == out["best_run_id"]
+    assert "sweep-champion@champion" in parent.data.tags["champion_model"]
+    # The comparison report and its figures are artifacts of the parent run, with the best run's pictures.
+    report = {a.path for a in client.list_artifacts(out["parent_run_id"], "report")}
+    assert "report/report.html" in report and any(p.endswith(".png") for p in report)
+    html = Path(mlflow.artifacts.download_artifacts(run_id=out["parent_run_id"], artifact_path="report/report.html",
+                                                    tracking_uri=box.tracking_uri)).read_text()
+    for picture in ("best-reconstructions_", "best-confusion_", "best-features_"):
+        assert picture in html, picture
+
+    # Resume from s3://: finished trials are not rerun, so their child runs gain no new metric steps ...
+    steps = {c.info.run_id: len(client.get_metric_history(c.info.run_id, "loss")) for c in children}
+    again = run_sweep(cfg("--resume", "--evaluate_best", "false"), report=log_sweep_report)
+    assert again["parent_run_id"] == out["parent_run_id"]
+    assert {rid: len(client.get_metric_history(rid, "loss")) for rid in steps} == steps
+    # ... and are not recorded a second time.
+    assert all(len(client.get_metric_history(rid, "final_score")) == 1 for rid in steps)
+    assert len(client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out['parent_run_id']}'"
+    )) == 2
 
 
 @pytest.mark.slow
