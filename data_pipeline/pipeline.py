@@ -38,7 +38,6 @@ from data_pipeline.progress import Progress
 from data_pipeline.redact import redact
 from data_pipeline.skeleton_format import SampleName, SkeletonFormatError, parse_sample_name
 from data_pipeline.splits import SPLIT_COLUMNS, in_dataset, split_membership
-from data_pipeline.stage_placement import all_cpus_for_stage
 
 # Why a file produced no row. Exclusions are files the dataset itself leaves out; the rest are errors.
 EXCLUDED_REASONS = ("missing_skeleton", "not_in_dataset")
@@ -226,13 +225,11 @@ def auto_files_per_part(num_files: int, cpus: int) -> int:
 
 
 def _ensure_ray(address: str | None = None, num_cpus: int | None = None):
-    """(ray, whether this call started it)."""
     import ray
 
-    if ray.is_initialized():
-        return ray, False
-    ray.init(address=address or None, num_cpus=num_cpus or None, configure_logging=False)
-    return ray, True
+    if not ray.is_initialized():
+        ray.init(address=address or None, num_cpus=num_cpus or None, configure_logging=False)
+    return ray
 
 
 def run_preprocess(
@@ -278,30 +275,34 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
 
     summary = pa.Table.from_pylist([], schema=SUMMARY_SCHEMA)
     if todo:
-        ray, started_here = _ensure_ray(ray_address, num_cpus)
+        ray = _ensure_ray(ray_address, num_cpus)
         per_part = files_per_part or auto_files_per_part(len(todo), int(ray.cluster_resources().get("CPU", 1)))
-        # Ray Data's own CPU budget starts at zero (one task at a time) until its autoscaling
-        # coordinator actor answers: 10-30 s on a loaded machine. A Ray started here is all ours: the
-        # stage gets every CPU at once from a placement group (data_pipeline.stage_placement).
-        with all_cpus_for_stage(ray, started_here):
-            ds = ray.data.from_items(
-                [{"path": p, "file": r} for p, r in todo],
-                override_num_blocks=max(1, -(-len(todo) // per_part)),
-            )
-            ds = ds.map_batches(
-                _process_batch,
-                batch_size=per_part,
-                batch_format="pyarrow",
-                fn_kwargs={"cfg": cfg, "filesystem": read_fs, "part_dir": part_dir, "write_fs": out_fs},
-                num_cpus=1,
-            )
-            # Each part's summary (a row per file) comes back as it finishes: the count drives the progress
-            # lines when the console is piped (in a terminal Ray Data's own bar shows).
-            tables = []
-            with Progress("preprocess", len(todo), "files", bar=False) as progress:
-                for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                    tables.append(table.cast(SUMMARY_SCHEMA))
-                    progress.update_to(progress.done + table.num_rows)
+        # Ray Data sizes its CPU budget from its autoscaling coordinator (an actor started with the
+        # first dataset) and a rate-based autoscaler that asks for more at most every 10 s: until
+        # then it runs one task at a time (log: "Active & requested resources: 1/0 CPU",
+        # "backpressured:tasks(ResourceBudget)"); a trace here reached "2/2 CPU" after ~30 s (loaded
+        # machine). Short runs (benchmarks) mostly use one core; a full NTU run loses its first
+        # ~10-30 s of the second core. A placement group as the
+        # scheduling strategy gives the CPUs at once but a zero object-store budget, which drops
+        # it back to one task after the first outputs (measured, Ray 2.60).
+        ds = ray.data.from_items(
+            [{"path": p, "file": r} for p, r in todo],
+            override_num_blocks=max(1, -(-len(todo) // per_part)),
+        )
+        ds = ds.map_batches(
+            _process_batch,
+            batch_size=per_part,
+            batch_format="pyarrow",
+            fn_kwargs={"cfg": cfg, "filesystem": read_fs, "part_dir": part_dir, "write_fs": out_fs},
+            num_cpus=1,
+        )
+        # Each part's summary (a row per file) comes back as it finishes: the count drives the progress
+        # lines when the console is piped (in a terminal Ray Data's own bar shows).
+        tables = []
+        with Progress("preprocess", len(todo), "files", bar=False) as progress:
+            for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                tables.append(table.cast(SUMMARY_SCHEMA))
+                progress.update_to(progress.done + table.num_rows)
         summary = pa.concat_tables(tables) if tables else summary
     t_work = time.perf_counter()
 
