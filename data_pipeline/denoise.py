@@ -98,6 +98,8 @@ def _motion(joints: np.ndarray) -> np.float32:
     the same bits at half the cost; the mean and variance are the same float32 divisions."""
     cols = np.ascontiguousarray(joints.reshape(-1, 3).T, dtype=np.float32)  # [3, n*V]
     count = cols.shape[1]
+    if count == 0:  # no rows: their expression's own answer (nan)
+        return np.sum(np.var(joints.reshape(-1, 3), axis=0))
     mean = np.add.accumulate(cols, axis=1)[:, -1:]
     mean /= count
     dev = np.subtract(cols, mean, out=cols)
