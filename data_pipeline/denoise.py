@@ -91,8 +91,22 @@ class _Body:
 
 
 def _motion(joints: np.ndarray) -> np.float32:
-    # Exactly their expression on the same float32 [n*V, 3] layout, so ties and ranks agree.
-    return np.sum(np.var(joints.reshape(-1, 3), axis=0))
+    """Their `np.sum(np.var(joints.reshape(-1, 3), axis=0))` on float32, bit for bit, so ties and ranks agree.
+
+    NumPy sums a [n*V, 3] array over axis 0 sequentially, row by row, in a loop 3 values wide: slow
+    (~0.4 ms a file). The same sequential sums, as accumulations along contiguous [3, n*V] rows, give
+    the same bits at half the cost; the mean and variance are the same float32 divisions."""
+    cols = np.ascontiguousarray(joints.reshape(-1, 3).T, dtype=np.float32)  # [3, n*V]
+    count = cols.shape[1]
+    if count == 0:  # no rows: their expression's own answer (nan)
+        return np.sum(np.var(joints.reshape(-1, 3), axis=0))
+    mean = np.add.accumulate(cols, axis=1)[:, -1:]
+    mean /= count
+    dev = np.subtract(cols, mean, out=cols)
+    dev *= dev
+    var = np.add.accumulate(dev, axis=1, out=dev)[:, -1]
+    var /= count
+    return np.sum(var)
 
 
 def _collect_bodies(seq: SkeletonSequence, mode: DenoiseMode) -> tuple[list[_Body], int, dict]:

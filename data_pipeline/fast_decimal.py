@@ -217,7 +217,7 @@ def _parse_chunk(tokens: Tokens, windows: np.ndarray, starts: np.ndarray, source
     has_dot = n_dot > 0
     # uint8 wrap-around only hits numbers that go to float(); the clip keeps their index in range
     exponent = np.where(has_dot, np.uint8(_W - 1) - dot_at, np.uint8(_W) - length)
-    t = _POW10[np.minimum(exponent, _W, out=exponent)]
+    t = np.take(_POW10, np.minimum(exponent, _W, out=exponent))
     q = np.multiply(t, 10.0)
     np.divide(s, q, out=q)
     np.floor(q, out=q)
@@ -264,7 +264,7 @@ def _prev(x: np.ndarray, first: int, out: np.ndarray) -> np.ndarray:
 def suspect_values(tokens: Tokens) -> list[int]:
     """Byte offsets of the values a whole-file scan cannot vouch for; usually none.
 
-    Vouched for: plain decimals, [+-]digits[.digits] or [+-].digits, shorter than 32 bytes. Such a
+    Vouched for: plain decimals, [-]digits[.digits] or [-].digits, shorter than 32 bytes. Such a
     value always converts and is finite in float32 (under 10^32), so the fields the reader does not
     convert need no conversion to be known good. The scan works on bitmaps of 64-bit words (a bit per
     byte: separators, dots, signs) with shifts and one addition: far cheaper than converting the 3x
@@ -273,9 +273,7 @@ def suspect_values(tokens: Tokens) -> list[int]:
     """
     raw, sep = tokens.raw, tokens.sep
     dot = _equal_bits(tokens, 46)
-    sign = _equal_bits(tokens, 45)
-    if b"+" in raw:  # rare: one pass fewer without
-        sign |= _equal_bits(tokens, 43)
+    sign = _equal_bits(tokens, 45)  # '-' only: a '+' (no NTU file has one) is a suspect, vouched for by float()
     sep_before = _prev(sep, 1, np.empty_like(sep))
     sep_after = sep >> _ONE  # bit b = bit b + 1 of sep
     sep_after[:-1] |= sep[1:] << np.uint64(63)

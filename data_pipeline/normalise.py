@@ -43,7 +43,10 @@ def translate_to_spine(data: np.ndarray, present: np.ndarray | None = None) -> t
     data = np.asarray(data, dtype=np.float32)
     present = present_mask(data) if present is None else present
     origin = data[_first_frame(present), 0, SPINE_MID].copy()  # [3]
-    out = data - origin  # float32 - float32, as theirs
+    # float32 - float32, as theirs. Over [T, M*V*3] rows with the origin tiled: the same subtractions,
+    # but NumPy's inner loop runs along a row instead of over 3 values at a time (~5x faster).
+    rows = data.reshape(len(data), -1)
+    out = (rows - np.tile(origin, rows.shape[1] // 3)).reshape(data.shape)
     out[~present] = 0.0
     return out, origin
 
