@@ -7,7 +7,7 @@ torch never holds more at once: `base` at batch 8 with `all` checkpointing held 
 the model, yet its RSS peak went 809 -> 920 -> 943 MB over three steps (1 thread, glibc defaults).
 
 `return_freed_tensors_to_os` puts every allocation of 4 MB or more in its own mapping, unmapped when
-freed (same run: 687-770 MB at every step), and asks torch to back those with 2 MB pages
+freed (same configuration, three steps: 735 MB against 951), and asks torch to back those with 2 MB pages
 (`THP_MEM_ALLOC_ENABLE`, honoured by torch's CPU allocator where transparent huge pages are `madvise`
 or `always`), so the extra mappings cost fewer page faults than the heap did (~60k a step against ~300k).
 """
