@@ -18,7 +18,10 @@ Memory: every configuration runs in its own fresh child process; on CPU the peak
 (the OS's high-water mark of resident memory, which sees torch's allocations, unlike tracemalloc)
 and `step MB` is that peak minus the RSS just before the first step (model, input and the torch
 runtime already resident), i.e. what the step itself adds: gradients, AdamW state, activations. On
-a GPU it is torch.cuda.max_memory_allocated.
+a GPU it is torch.cuda.max_memory_allocated. The peak is taken over at least two steps (three for the
+timed rows), since AdamW's state exists from the second on. The child sets the host memory up as
+the training workers do (`skelmae.train.host_memory`: freed activations are unmapped, not kept in
+glibc's heap, where RSS grew ~80 MB a step); `--glibc-heap` measures glibc's defaults instead.
 
 With a CUDA GPU the same rows run under bf16 autocast with fused AdamW (optionally torch.compile)
 and report the fraction of the GPU's dense bf16 peak (H100/H200 SXM: 989 TFLOP/s; override with
@@ -44,6 +47,11 @@ import torch
 
 from skelmae.model.config import ModelConfig
 from skelmae.model.mae import SkeletonMAE
+
+try:
+    from skelmae.train.host_memory import return_freed_tensors_to_os
+except ImportError:  # older trees (PYTHONPATH=/tmp/old_tree): glibc's defaults
+    return_freed_tensors_to_os = None
 
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0}
 NTU60_XSUB_TRAIN = 40_091  # NTU60 cross-subject training sequences (MAMP's list, missing skeletons dropped)
@@ -99,7 +107,9 @@ def _config(preset: str, ratio: float, checkpointing: str) -> ModelConfig:
 
 
 def measure(preset: str, batch: int, iters: int, warmup: int, ratio: float, device_name: str, dtype: str,
-            checkpointing: str, compile: bool, threads: int, split: bool) -> dict:
+            checkpointing: str, compile: bool, threads: int, split: bool, glibc_heap: bool = False) -> dict:
+    # As the training workers do (skelmae.train.loops._setup), before the model and batch exist.
+    freed_to_os = False if glibc_heap or return_freed_tensors_to_os is None else return_freed_tensors_to_os()
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(device_name)
@@ -112,9 +122,9 @@ def measure(preset: str, batch: int, iters: int, warmup: int, ratio: float, devi
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bf16")
 
     def step() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)  # before the forward, as the training engine does: no stale grads held
         with autocast:
             loss = fwd(x)[0]
-        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return loss.detach()  # no .item(): the host never waits for the device inside the loop
@@ -154,7 +164,7 @@ def measure(preset: str, batch: int, iters: int, warmup: int, ratio: float, devi
     return dict(preset=preset, batch=batch, device=device.type, dtype=dtype, checkpointing=checkpointing,
                 compile=compile, iters=iters, step_s=step_s, peak_mb=peak_mb, step_mb=step_mb, enc_s=enc_s,
                 flops=flops_per_sample(cfg, visible), threads=torch.get_num_threads(), visible=visible,
-                tokens=cfg.num_tokens)
+                tokens=cfg.num_tokens, freed_to_os=freed_to_os)
 
 
 def _child(spec: dict) -> dict:
@@ -210,7 +220,8 @@ def _report(rows: list[dict], peak_gflops: float, peak_label: str, loader: dict[
             target = MAMP_THIRD_MB[r["batch"]]
             print(f"base batch {r['batch']:>2} ckpt {r['checkpointing']:<8} peak RSS {r['peak_mb']:.0f} MB "
                   f"(step adds {r['step_mb']:.0f} MB) vs. target <= {target} MB (a third of MAMP's): "
-                  f"{'met' if r['peak_mb'] <= target else 'NOT met'}")
+                  f"{'met' if r['peak_mb'] <= target else 'NOT met'}"
+                  f"{'' if r.get('freed_to_os') else ' (glibc default heap)'}")
     for t, per_core in loader.items():
         print(f"loader at T={t}: {per_core:.0f} samples/s per CPU core (SequenceBatcher, crop + rotate + scale)")
         for r in rows:
@@ -229,7 +240,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--iters", type=int, default=0, help="timed steps (default: tiny 10 / base 2 on CPU)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--cpu-batch", default="tiny=16,base=8")
-    ap.add_argument("--checkpointing", default="none,decoder", help="activation checkpointing settings timed")
+    ap.add_argument("--checkpointing", default="none,decoder,all", help="activation checkpointing settings timed")
+    ap.add_argument("--glibc-heap", action="store_true",
+                    help="keep glibc's default heap (freed activations stay resident) instead of "
+                         "skelmae.train.host_memory's setting, as before it existed")
     ap.add_argument("--memory-batches", default="8,32", help="base batches whose peak memory is measured")
     ap.add_argument("--gpu-batch", default="tiny=512,base=128")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model for the GPU rows")
@@ -258,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     def run(**spec) -> None:
         spec.setdefault("ratio", args.mask_ratio)
         spec.setdefault("threads", args.threads)
+        spec.setdefault("glibc_heap", args.glibc_heap)
         row = _child(spec)
         row["num_frames"] = frames[spec["preset"]]
         rows.append(row)
@@ -275,8 +290,8 @@ def main(argv: list[str] | None = None) -> None:
                 for mb in (int(v) for v in args.memory_batches.split(",") if v):
                     if mb == b:
                         continue  # already measured with the timed rows
-                    for ck in ckpts:  # one step: the peak is reached in the first one
-                        run(preset=preset, batch=mb, iters=0, warmup=1, device_name="cpu", dtype="fp32",
+                    for ck in ckpts:  # two steps: AdamW's state exists from the second one on
+                        run(preset=preset, batch=mb, iters=0, warmup=2, device_name="cpu", dtype="fp32",
                             checkpointing=ck, compile=False, split=False)
         peak_after = gemm_peak_gflops(torch.device("cpu"), torch.float32)
         print(f"fp32 GEMM peak again after the steps: {peak_after:.1f} GFLOP/s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from pydantic import Field, ValidationError
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from skelmae.config.loader import ConfigError, config_error, load_config
 from skelmae.config.sections import Section
@@ -255,6 +256,29 @@ def test_activation_checkpointing_gives_same_loss_and_gradients(setting):
     assert ga.keys() == gb.keys()
     for name in ga:
         torch.testing.assert_close(ga[name], gb[name], msg=lambda m, n=name: f"{n}: {m}")
+
+
+class _OpCounts(TorchDispatchMode):
+    """Counts the aten ops that actually run (a checkpoint's cached outputs never reach this mode)."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts: dict[str, int] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[str(func)] = self.counts.get(str(func), 0) + 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_activation_checkpointing_keeps_the_attention_output():
+    torch.manual_seed(0)
+    model = SkeletonMAE(ModelConfig(activation_checkpointing="all")).train()
+    loss, _, _ = model(skeleton_batch(2))
+    with _OpCounts() as ops:
+        loss.backward()
+    rerun = {name for name in ops.counts if "scaled_dot_product" in name and "backward" not in name}
+    assert not rerun, f"backward recomputed the attention kernel: {rerun}"
+    assert ops.counts.get("aten.gelu.default", 0) > 0  # the rest of the blocks is recomputed
 
 
 def test_activation_checkpointing_is_validated():

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
+from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
 from skelmae.model.config import ModelConfig
 from skelmae.model.masking import expected_mask_ratio, sample_mask
@@ -138,16 +139,31 @@ class Block(nn.Module):
         return self.forward_mlp(self.forward_attn(x))
 
 
+# The fused attention kernels' outputs (out [B, H, L, Dh] and the log-sum-exp [B, H, L]: one D per token)
+# are kept through checkpointing: recomputing them is the costliest part of a block's forward at L=750
+# (the CPU flash kernel runs at about half the GEMM rate), while q, k, v (3 D) are rebuilt by one GEMM.
+_KEPT_OPS = tuple(getattr(torch.ops.aten, name).default for name in (
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention")
+    if hasattr(torch.ops.aten, name))
+
+
+def _keep_attention(ctx, op, *args, **kwargs) -> CheckpointPolicy:
+    return CheckpointPolicy.MUST_SAVE if op in _KEPT_OPS else CheckpointPolicy.PREFER_RECOMPUTE
+
+
 def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, checkpointed: bool) -> torch.Tensor:
-    """x [B, L, D] through `blocks`; checkpointed: keep only each half-block's input, recompute in backward.
+    """x [B, L, D] through `blocks`; checkpointed: keep each half-block's input (and the attention
+    kernel's output, see `_KEPT_OPS`), recompute the rest in backward.
 
     Attention and MLP are checkpointed separately, so backward rebuilds at most one MLP's activations
     (about 10 D per token) at a time instead of a whole block's (about 16 D).
     """
+    keep_attention = partial(create_selective_checkpoint_contexts, _keep_attention)
     for blk in blocks:
         if checkpointed and x.requires_grad:
             # use_reentrant=False replays DropPath's RNG state and works under autocast and compile.
-            x = checkpoint(blk.forward_attn, x, use_reentrant=False)
+            x = checkpoint(blk.forward_attn, x, use_reentrant=False, context_fn=keep_attention)
             x = checkpoint(blk.forward_mlp, x, use_reentrant=False)
         else:
             x = blk(x)

@@ -32,6 +32,7 @@ from skelmae.model.mae import SkeletonClassifier, SkeletonMAE, load_encoder_weig
 from skelmae.track.evaluation_figures import log_confusion, log_feature_map
 from skelmae.track.reconstruction import reconstruction_figure
 from skelmae.train.engine import autocast, make_optimizer, train_one_epoch
+from skelmae.train.host_memory import return_freed_tensors_to_os
 from skelmae.train.probes import knn_accuracy, topk_accuracy, train_linear_probe
 from skelmae.train.rng import get_rng_states, set_rng_states
 from skelmae.train.schedule import lr_at, param_groups
@@ -60,6 +61,7 @@ class RunLogger:
 def _setup(seed: int, scaling: ScalingConfig) -> tuple[int, int, torch.device]:
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    return_freed_tensors_to_os()  # before the model and the first batch exist
     if scaling.torch_threads:
         torch.set_num_threads(scaling.torch_threads)
     # The global generators (masking, dropout, drop path) start here and continue across epochs; a
