@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -140,15 +139,13 @@ def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> JobRun:
     wall = time.perf_counter() - t
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, proc.args)
-    driver = resource.getrusage(resource.RUSAGE_CHILDREN)  # the job's process, once it has ended
-    driver_cpu = driver.ru_utime + driver.ru_stime - run_job.children_cpu
-    run_job.children_cpu = driver.ru_utime + driver.ru_stime
+    # The job's own process as last polled (at most 0.2 s before it ended). Not RUSAGE_CHILDREN: that
+    # also counts whichever Ray processes the job reaped, so the difference came out negative.
+    driver_cpu = seen.get(proc.pid, ("", 0.0))[1]
     workers = sum(cpu for pid, (name, cpu) in seen.items() if name.startswith("ray::"))
     others = sum(cpu for pid, (name, cpu) in seen.items() if not name.startswith("ray::") and pid != proc.pid)
     return JobRun(wall, driver_cpu, workers, others)
 
-
-run_job.children_cpu = 0.0
 
 
 def timed(fn, paths: list[str], repeats: int) -> tuple[float, float]:
