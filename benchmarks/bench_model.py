@@ -203,8 +203,8 @@ def loader_samples_per_core_s(num_frames: int, seconds: float = 3.0, batch: int 
 # ---------------------------------------------------------------------------- report
 def _report(rows: list[dict], peak_gflops: float, peak_label: str, loader: dict[int, float]) -> None:
     print(f"\n{'preset':<6} {'dev':<4} {'dtype':<5} {'ckpt':<8} {'batch':>5} {'step s':>8} {'samples/s':>10} "
-          f"{'peak MB':>8} {'step MB':>8} {'GFLOP/smp':>9} {'GFLOP/s':>8} {'of peak':>8} {'enc/dec FLOP':>12} "
-          f"{'enc/dec time':>12} {'400 ep h':>9}")
+          f"{'peak MB':>8} {'step MB':>8} {'GFLOP/smp':>9} {'GFLOP/s':>8} {'GEMM now':>8} {'of peak':>8} "
+          f"{'enc/dec FLOP':>12} {'enc/dec time':>12} {'400 ep h':>9}")
     for r in rows:
         f = r["flops"]
         total = f["encoder"] + f["decoder"]
