@@ -152,6 +152,9 @@ def _keep_attention(ctx, op, *args, **kwargs) -> CheckpointPolicy:
     return CheckpointPolicy.MUST_SAVE if op in _KEPT_OPS else CheckpointPolicy.PREFER_RECOMPUTE
 
 
+_KEEP_ATTENTION = partial(create_selective_checkpoint_contexts, _keep_attention)
+
+
 def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, checkpointed: bool) -> torch.Tensor:
     """x [B, L, D] through `blocks`; checkpointed: keep each half-block's input (and the attention
     kernel's output, see `_KEPT_OPS`), recompute the rest in backward.
@@ -159,11 +162,10 @@ def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, checkpointed: bool) -> to
     Attention and MLP are checkpointed separately, so backward rebuilds at most one MLP's activations
     (about 10 D per token) at a time instead of a whole block's (about 16 D).
     """
-    keep_attention = partial(create_selective_checkpoint_contexts, _keep_attention)
     for blk in blocks:
         if checkpointed and x.requires_grad:
             # use_reentrant=False replays DropPath's RNG state and works under autocast and compile.
-            x = checkpoint(blk.forward_attn, x, use_reentrant=False, context_fn=keep_attention)
+            x = checkpoint(blk.forward_attn, x, use_reentrant=False, context_fn=_KEEP_ATTENTION)
             x = checkpoint(blk.forward_mlp, x, use_reentrant=False)
         else:
             x = blk(x)

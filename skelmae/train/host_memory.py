@@ -14,11 +14,9 @@ or `always`), so the extra mappings cost fewer page faults than the heap did (~6
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+from data_pipeline.heap import M_MMAP_THRESHOLD, mallopt
 
 
 def return_freed_tensors_to_os(threshold_mb: int = 4) -> bool:
@@ -28,7 +26,4 @@ def return_freed_tensors_to_os(threshold_mb: int = 4) -> bool:
     large allocation, and glibc's threshold applies to allocations made after the call.
     """
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold_mb << 20))
+    return mallopt(M_MMAP_THRESHOLD, threshold_mb << 20)
