@@ -109,20 +109,29 @@ def _motion(joints: np.ndarray) -> np.float32:
     return np.sum(var)
 
 
+def _rows_of_each_body(body_ids: list[str]) -> dict[str, np.ndarray]:
+    """Row indices of each bodyID, in order of first appearance (dicts keep insertion order).
+
+    Without a Python step per row: a file has hundreds of rows but one to three IDs."""
+    order = dict.fromkeys(body_ids)
+    if len(order) == 1:
+        return {body_ids[0]: np.arange(len(body_ids))}
+    code = np.fromiter(map({b: k for k, b in enumerate(order)}.__getitem__, body_ids), np.int64, len(body_ids))
+    return {b: np.flatnonzero(code == k) for k, b in enumerate(order)}
+
+
 def _collect_bodies(seq: SkeletonSequence, mode: DenoiseMode) -> tuple[list[_Body], int, dict]:
     """Bodies in order of first appearance, frame indices among non-empty frames; also T and info."""
     if seq.num_frames == 0 or len(seq.frame_index) == 0:
         raise SampleError(f"all {seq.num_frames} frames are empty (no body in any frame)")
     nonempty = np.unique(seq.frame_index)  # [T] file frames with at least one body
     compact = np.searchsorted(nonempty, seq.frame_index)  # [R] index among non-empty frames
-    rows_of: dict[str, list[int]] = {}
-    for r, body_id in enumerate(seq.body_ids):
-        rows_of.setdefault(body_id, []).append(r)
+    rows_of = _rows_of_each_body(seq.body_ids)
     xyz = seq.xyz
     bodies = []
     duplicates = 0
-    for body_id, rows in rows_of.items():
-        rows_arr = np.asarray(rows)
+    for body_id, rows_arr in rows_of.items():
+        n_rows = len(rows_arr)
         frames = compact[rows_arr]
         if mode == "clean":
             _, first = np.unique(frames, return_index=True)  # first row of each frame
@@ -136,7 +145,7 @@ def _collect_bodies(seq: SkeletonSequence, mode: DenoiseMode) -> tuple[list[_Bod
         joints = np.ascontiguousarray(xyz[rows_arr], dtype=np.float32)  # [n, V, 3]
         record = {
             "id": body_id,
-            "rows": len(rows),
+            "rows": n_rows,
             "first_frame": int(frames[0]),
             "last_frame": int(frames[-1]),
         }

@@ -240,11 +240,14 @@ class _Lines:
 def _body_ids(tokens: Tokens, id_start: np.ndarray) -> list[str]:
     """Each body row's bodyID [R], as text: from its start to the next value, trailing whitespace stripped.
 
-    A slice and a decode per row: for the few hundred rows of a file, about half the cost of
-    de-duplicating the texts with np.unique first (measured, CPU time)."""
+    A file's few hundred rows hold one to three distinct IDs: the slices are taken and de-duplicated
+    by C loops (map, dict.fromkeys), and only the distinct ones are stripped and decoded (measured:
+    about a quarter of the cost of a decode per row, CPU time)."""
     raw = tokens.raw
     id_next = tokens.following(id_start, 1)[:, 0]
-    return [raw[a:b].rstrip().decode() for a, b in zip(id_start.tolist(), id_next.tolist(), strict=True)]
+    texts = list(map(raw.__getitem__, map(slice, id_start.tolist(), id_next.tolist())))
+    decoded = {text: text.rstrip().decode() for text in dict.fromkeys(texts)}
+    return list(map(decoded.__getitem__, texts))
 
 
 def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>") -> SkeletonSequence:
