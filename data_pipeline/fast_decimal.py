@@ -36,7 +36,8 @@ SEP = 32
 _TOKEN = re.compile(rb"[^\x00-\x20]+")
 _LOAD = 16  # bytes loaded from each number's start
 _W = 14  # numbers of up to _W - 1 characters, sign included (all NTU values), are parsed in bulk; longer: float()
-_CHUNK = 16384  # numbers parsed per bulk step (the xyz of ~200 bodies), to keep the temporaries small
+_CHUNK = 65536  # numbers parsed per bulk step: a whole file's xyz (up to 67,500 for 3 bodies x 300 frames), ~5 MB
+# of temporaries; 4x smaller steps cost ~10% more (more numpy calls, measured)
 _ROW = np.arange(_W, dtype=np.uint8)[:, None]  # [W, 1] row numbers
 # 10^(W-1-p) for p = 0..W-1, then the same negated: exact doubles, indexed by p + W * (leading '-')
 _SCALE = np.concatenate([10.0 ** (_W - 1 - np.arange(_W)), -(10.0 ** (_W - 1 - np.arange(_W)))])

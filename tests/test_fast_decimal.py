@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from data_pipeline import fast_decimal
 from data_pipeline.fast_decimal import Tokens, parse_numbers
 from data_pipeline.skeleton_names import SkeletonFormatError
 
@@ -53,10 +54,12 @@ def parse(texts: list[str], rng: np.random.Generator) -> np.ndarray:
     return parse_numbers(tokens, tokens.offsets, "test")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_bulk_parse_is_bit_identical_to_float(seed):
+@pytest.mark.parametrize("seed, chunk", [(0, None), (1, None), (2, 1000)])
+def test_bulk_parse_is_bit_identical_to_float(seed, chunk, monkeypatch):
+    if chunk:  # several bulk steps
+        monkeypatch.setattr(fast_decimal, "_CHUNK", chunk)
     rng = np.random.default_rng(seed)
-    texts = random_decimals(rng, 40_000)  # more than one bulk chunk
+    texts = random_decimals(rng, 40_000)
     got = parse(texts, rng)
     expected = np.array([float(t) for t in texts])
     bad = np.flatnonzero(got.view(np.int64) != expected.view(np.int64))  # also tells -0.0 from 0.0
