@@ -136,17 +136,30 @@ class Tokens:
 def _bit_positions(words: np.ndarray) -> np.ndarray:
     """Ascending positions of the set bits of a bitmap of 64-bit words (bit j of word i = 64i + j).
 
-    Cheaper than np.flatnonzero over a bool per byte: a few passes over the words that have bits,
-    one per bit they hold (a line's newline: one or two)."""
-    at = np.flatnonzero(words)
+    Cheaper than np.flatnonzero over a bool per byte: a few passes over the words that have bits
+    (each one's lowest bit at once), then one pass per further bit over the few words with several
+    (a line's newline: one, or two or three in a run of short lines)."""
+    at = np.flatnonzero(words != 0)  # (a bool mask first: 2x cheaper than flatnonzero(words))
     w = words[at]
     counts = np.bitwise_count(w)
-    slot = np.cumsum(counts, dtype=np.int64)
-    out = np.empty(int(slot[-1]) if len(slot) else 0, dtype=np.int64)
-    slot -= counts  # where each word's lowest bit goes
+    low = ~w
+    low += _ONE
+    low &= w  # the lowest set bit
+    w ^= low
+    low -= _ONE
     base = at * 64
+    first = np.bitwise_count(low).astype(np.int64)
+    first += base
+    several = np.flatnonzero(counts > 1)
+    if len(several) == 0:
+        return first
+    slot = np.cumsum(counts, dtype=np.int64)
+    out = np.empty(int(slot[-1]), dtype=np.int64)
+    slot -= counts  # where each word's lowest bit goes
+    out[slot] = first
+    w, slot, base = w[several], slot[several] + 1, base[several]
     while len(w):
-        low = w & (~w + _ONE)  # the lowest set bit
+        low = w & (~w + _ONE)
         w ^= low
         low -= _ONE
         out[slot] = base + np.bitwise_count(low)

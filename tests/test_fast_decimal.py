@@ -98,3 +98,12 @@ def test_non_numbers_raise_naming_the_line():
         tokens = Tokens(f"1.5 2\n-0.25 {text} 3\n".encode())
         with pytest.raises(SkeletonFormatError, match=re.escape(f"test: line 2: non-numeric value '{text}'")):
             parse_numbers(tokens, tokens.offsets, "test")
+
+
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.02, 0.5])
+def test_bit_positions_of_a_bitmap(density):
+    """The set bits of a bitmap (newlines, a few per 64-bit word or many), in order."""
+    rng = np.random.default_rng(5)
+    bits = rng.random(64 * 500) < density
+    words = np.packbits(bits, bitorder="little").view("<u8")
+    np.testing.assert_array_equal(fast_decimal._bit_positions(words), np.flatnonzero(bits))
