@@ -107,3 +107,15 @@ def test_bit_positions_of_a_bitmap(density):
     bits = rng.random(64 * 500) < density
     words = np.packbits(bits, bitorder="little").view("<u8")
     np.testing.assert_array_equal(fast_decimal._bit_positions(words), np.flatnonzero(bits))
+
+
+def test_long_values_are_suspects_at_every_alignment():
+    """A value of 39 bytes or more (beyond float32 if all nines) is never vouched for by the whole-file
+    scan, wherever it starts within the 64-bit words; plain decimals under 32 bytes always are (those
+    between may be either: they are finite in float32, and float() vouches for suspects)."""
+    for offset in range(70):
+        for length in (5, 31, 39, 40, 64, 100):
+            text = "1.5 " + "0" * offset + " " + "9" * length + " 2\n"
+            start = len(text) - length - 3
+            suspects = fast_decimal.suspect_values(Tokens(text.encode()))
+            assert (start in suspects) == (length >= 39), (offset, length, suspects)
