@@ -225,10 +225,18 @@ def auto_files_per_part(num_files: int, cpus: int) -> int:
 
 
 def _ensure_ray(address: str | None = None, num_cpus: int | None = None):
+    """Join the running Ray (`address`, RAY_ADDRESS or the one `ray start` left), else start one for this job.
+
+    A Ray started here lives only as long as the job, so it starts without the dashboard: its head and
+    module processes cost ~4-6 CPU seconds at start-up, which on a small machine is wall time before the
+    first file is read (ray.init waits for it), and ~0.04 CPU/s while the files are processed (measured
+    with benchmarks/bench_preprocess.py, 2 cores). To watch a run on the dashboard, `ray start --head` and
+    run the job against that cluster: Ray ignores include_dashboard when it joins one."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address or None, num_cpus=num_cpus or None, configure_logging=False)
+        ray.init(address=address or None, num_cpus=num_cpus or None, configure_logging=False,
+                 include_dashboard=False)
     return ray
 
 
