@@ -78,17 +78,19 @@ def _write_realistic(args: tuple[str, int, int]) -> str:
 
 
 def write_realistic(out_dir: str, n: int, seed: int, workers: int, unique: int = 200) -> list[str]:
-    """n realistic files; the first `unique` are generated, the rest are links to them under further
-    sample names (the content does not depend on the name; generating costs ~0.1 s a file)."""
+    """n realistic files; the first `unique` are generated, the rest are links to them in turn under
+    further sample names (the content does not depend on the name; generating costs ~0.1 s a file), so
+    any first k of the returned paths (in this order) have about the distribution of the generated ones."""
     os.makedirs(out_dir, exist_ok=True)
     jobs = [(out_dir, i, seed) for i in range(min(n, unique))]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        paths = list(pool.map(_write_realistic, jobs, chunksize=4))
-    for i in range(len(paths), n):
+        generated = list(pool.map(_write_realistic, jobs, chunksize=4))
+    paths = list(generated)
+    for i in range(len(generated), n):
         path = os.path.join(out_dir, sample_file_name(i, seed))
-        os.link(paths[i % len(paths)], path)
+        os.link(generated[i % len(generated)], path)
         paths.append(path)
-    return sorted(paths)
+    return paths
 
 
 def _process_table() -> dict[int, tuple[int, str, float]]:
@@ -239,7 +241,8 @@ def main() -> None:
         raw = os.path.join(root, "raw")
         t = time.perf_counter()
         paths = write_realistic(raw, args.files, seed=args.seed, workers=args.cpus)
-        sample = paths[: min(len(paths), 100)]  # single-process figures: 100 distinct files
+        # Single-process figures on each distinct file once: the same distribution as the whole-job runs.
+        sample = list({os.stat(p).st_ino: p for p in paths}.values())
         n = len(sample)
         size_kb = sum(os.path.getsize(p) for p in sample) / n / 1e3
         frames = sum(read_skeleton(p).num_frames for p in sample) / n
