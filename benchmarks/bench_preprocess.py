@@ -81,23 +81,25 @@ def _write_realistic(args: tuple[str, int, int]) -> str:
     return path
 
 
-def write_realistic(out_dir: str, n: int, seed: int, workers: int, unique: int = 200) -> tuple[list[str], list[str]]:
-    """(all, generated): n realistic files; the first `unique` are generated, the rest are links to them
-    under further sample names (the content does not depend on the name; generating costs ~0.1 s a
-    file), so every run's files average the generated ones."""
+def write_realistic(out_dir: str, n: int, seed: int, workers: int, unique: int = 200) -> list[str]:
+    """n realistic files; the first `unique` are generated, the rest are links to them in turn under
+    further sample names (the content does not depend on the name; generating costs ~0.1 s a file), so
+    any first k of the returned paths (in this order) have about the distribution of the generated ones."""
     os.makedirs(out_dir, exist_ok=True)
     jobs = [(out_dir, i, seed) for i in range(min(n, unique))]
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        paths = list(pool.map(_write_realistic, jobs, chunksize=4))
-    for i in range(len(paths), n):
+        generated = list(pool.map(_write_realistic, jobs, chunksize=4))
+    paths = list(generated)
+    for i in range(len(generated), n):
         path = os.path.join(out_dir, sample_file_name(i, seed))
-        os.link(paths[i % len(paths)], path)
+        os.link(generated[i % len(generated)], path)
         paths.append(path)
-    return sorted(paths), paths[:unique]
+    return paths
 
 
 def _process_table() -> dict[int, tuple[int, str, float]]:
-    """pid -> (parent pid, name, CPU seconds so far) of every process, from /proc."""
+    """pid -> (parent pid, command line, CPU seconds so far) of every process, from /proc. The command line
+    is what names a Ray process: Ray sets it to `ray::IDLE`, `ray::MapBatches(fn)`, `ray::_StatsActor`, ..."""
     tick = os.sysconf("SC_CLK_TCK")
     table = {}
     for entry in os.listdir("/proc"):
@@ -106,51 +108,114 @@ def _process_table() -> dict[int, tuple[int, str, float]]:
         try:
             with open(f"/proc/{entry}/stat", "rb") as fh:
                 stat = fh.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:  # ended meanwhile
             continue
         close = stat.rindex(b")")
         fields = stat[close + 2:].split()  # state, ppid, ..., utime (11), stime (12)
-        name = stat[stat.index(b"(") + 1:close].decode(errors="replace")
-        table[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+        table[int(entry)] = (int(fields[1]), cmdline, (int(fields[11]) + int(fields[12])) / tick)
     return table
+
+
+TASK_WORKERS = "task workers"  # the processes that run the map_batches batches: tasks, or a pool's MapWorker actors
+# Ray's own processes, by the script or program in their command line
+_PROGRAMS = {"dashboard/dashboard.py": "dashboard", "dashboard/agent.py": "dashboard agent",
+             "agent/main.py": "runtime-env agent", "_private/log_monitor.py": "log monitor",
+             "_private/monitor.py": "autoscaler monitor", "workers/default_worker.py": TASK_WORKERS,
+             "raylet": "raylet", "gcs_server": "gcs_server"}
+
+
+def process_kind(cmdline: str) -> str | None:
+    """What a process of the job's Ray is, from its command line; None: a helper named by its parent.
+
+    A worker process starts as `default_worker.py`, then Ray names it by what it runs: `ray::IDLE` between
+    tasks, `ray::Op(fn)` running a task, `ray::MapWorker(Op(Class))[.submit]` as an actor of a Ray Data
+    actor pool (these run the batches too), `ray::Class` / `ray::Class.method` as any other actor (Ray
+    Data's _StatsActor, _AutoscalingCoordinatorActor and ActorLocationTracker, the DashboardAgent, ...)."""
+    if cmdline.startswith("ray::"):
+        title = cmdline[5:].split(" ")[0]
+        if title == "IDLE" or "(" in title:
+            return TASK_WORKERS
+        return {"DashboardAgent": "dashboard agent", "RuntimeEnvAgent": "runtime-env agent"}.get(
+            title.split(".")[0], "actor " + title.split(".")[0])
+    if cmdline.startswith("ray-dashboard-"):  # the dashboard's module processes
+        return "dashboard"
+    for token in cmdline.split():
+        name = "/".join(token.split("/")[-2:]) if token.endswith(".py") else token.split("/")[-1]
+        if name in _PROGRAMS:
+            return _PROGRAMS[name]
+    return None
+
+
+def _runs_a_batch(cmdline: str) -> bool:
+    """A map_batches task running (`ray::MapBatches(fn)`), or an actor of a Ray Data actor pool running a
+    batch (`ray::MapWorker(MapBatches(Class)).submit`; idle it is `ray::MapWorker(MapBatches(Class))`)."""
+    title = cmdline.split(" ")[0]
+    return title.startswith("ray::MapBatches(") or (title.startswith("ray::MapWorker(") and title.endswith(".submit"))
 
 
 @dataclass
 class JobRun:
     wall: float  # seconds
-    driver_cpu: float  # CPU seconds of the job's own process (listing, triage, manifest)
-    worker_cpu: float  # of the Ray workers (`ray::...`: the map_batches tasks)
-    other_cpu: float  # of the rest of its Ray (raylet, GCS, dashboard, ...)
+    cpu: dict[str, float]  # CPU seconds by process kind: "driver" (the job's own process), TASK_WORKERS, ...
+    first_task: float  # seconds from the start to the first map task seen running
+    two_tasks: float  # ... to two map tasks seen running at once (Ray Data using both CPUs); inf: never
+
+    @property
+    def driver_cpu(self) -> float:  # listing, triage, Ray Data's scheduling loop, manifest
+        return self.cpu.get("driver", 0.0)
+
+    @property
+    def worker_cpu(self) -> float:  # the map_batches tasks, and each worker's start-up (imports)
+        return self.cpu.get(TASK_WORKERS, 0.0)
+
+    @property
+    def other_cpu(self) -> float:  # the rest of its Ray: actors, raylet, GCS, dashboard, agents, monitors
+        return sum(self.cpu.values()) - self.driver_cpu - self.worker_cpu
 
 
 def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> JobRun:
     """The whole `jobs/preprocess.py` of `repo` in a fresh process (Ray start-up included): its wall time
-    and the CPU time of its process tree, polled from /proc. CPU time is what a loaded, shared machine
-    does not distort: other processes stretch the wall time, not the work done."""
+    and the CPU time of its process tree by kind of process, polled from /proc. CPU time is what a loaded,
+    shared machine does not distort: other processes stretch the wall time, not the work done."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, os.path.join(repo, "jobs", "preprocess.py"), "--raw-dir", raw, "--out",
                              out, "--num-cpus", str(cpus)], stdout=subprocess.DEVNULL, cwd=repo,
                             env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": repo})
-    seen: dict[int, tuple[str, float]] = {}  # pid -> (name, CPU seconds), the last value read
-    tree = {proc.pid}
+    cpu_seen: dict[int, float] = {}  # pid -> CPU seconds, the last value read
+    kind: dict[int, str | None] = {proc.pid: "driver"}
+    parent: dict[int, int] = {}
+    first_task = two_tasks = float("inf")
     while proc.poll() is None:
         table = _process_table()
+        running = sum(1 for pid in kind.keys() & table.keys() if _runs_a_batch(table[pid][1]))
+        if running:
+            first_task = min(first_task, time.perf_counter() - t)
+        if running >= 2:
+            two_tasks = min(two_tasks, time.perf_counter() - t)
         for pid, (ppid, _, _) in sorted(table.items()):
-            if ppid in tree:
-                tree.add(pid)
-        for pid in tree & table.keys():
-            seen[pid] = table[pid][1:]
+            if ppid in kind and pid not in kind:
+                kind[pid], parent[pid] = None, ppid
+        for pid in kind.keys() & table.keys():
+            cpu_seen[pid] = table[pid][2]
+            now = process_kind(table[pid][1]) if pid != proc.pid else "driver"
+            if now is not None and (kind[pid] in (None, TASK_WORKERS)):  # once an actor, always that actor
+                kind[pid] = now
         time.sleep(0.2)
     wall = time.perf_counter() - t
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, proc.args)
-    # The job's own process as last polled (at most 0.2 s before it ended). Not RUSAGE_CHILDREN: that
-    # also counts whichever Ray processes the job reaped, so the difference came out negative.
-    driver_cpu = seen.get(proc.pid, ("", 0.0))[1]
-    workers = sum(cpu for pid, (name, cpu) in seen.items() if name.startswith("ray::"))
-    others = sum(cpu for pid, (name, cpu) in seen.items() if not name.startswith("ray::") and pid != proc.pid)
-    return JobRun(wall, driver_cpu, workers, others)
-
+    # Each process as last polled (at most 0.2 s before it ended). Not RUSAGE_CHILDREN for the driver:
+    # that also counts whichever Ray processes the job reaped.
+    cpu: dict[str, float] = {}
+    for pid, seconds in cpu_seen.items():
+        k, p = kind[pid], pid
+        while k is None and p in parent:  # a helper (forkserver, resource tracker): its parent's kind
+            p = parent[p]
+            k = kind.get(p)
+        cpu[k or "other"] = cpu.get(k or "other", 0.0) + seconds
+    return JobRun(wall, cpu, first_task, two_tasks)
 
 
 def timed(fn, paths: list[str], repeats: int) -> tuple[float, float]:
@@ -187,8 +252,9 @@ def main() -> None:
     try:
         raw = os.path.join(root, "raw")
         t = time.perf_counter()
-        paths, sample = write_realistic(raw, args.files, seed=args.seed, workers=args.cpus)
-        # Single-process figures on the generated files: the same content, on average, as the job's.
+        paths = write_realistic(raw, args.files, seed=args.seed, workers=args.cpus)
+        # Single-process figures on each distinct file once: the same distribution as the whole-job runs.
+        sample = list({os.stat(p).st_ino: p for p in paths}.values())
         n = len(sample)
         size_kb = sum(os.path.getsize(p) for p in sample) / n / 1e3
         frames = sum(read_skeleton(p).num_frames for p in sample) / n
@@ -239,6 +305,14 @@ def main() -> None:
                   f"{cpu['driver_cpu'] * 1e3:.2f} ms, rest of Ray {cpu['other_cpu'] * 1e3:.2f} ms; the workers at "
                   f"{cpu['worker_cpu'] / (t_full[1] / n) * 100:.0f}% of the single-process process_paths CPU "
                   f"({t_full[1] / n * 1e3:.2f} ms)")
+            print(f"  first map task running after {a.first_task:.1f} s / {b.first_task:.1f} s, two at once after "
+                  f"{a.two_tasks:.1f} s / {b.two_tasks:.1f} s ({small_n} / {len(paths)} files)")
+            print(f"  CPU by process kind: {small_n} files / {len(paths)} files / marginal ms per file")
+            for k in sorted(a.cpu.keys() | b.cpu.keys(), key=lambda k: -b.cpu.get(k, 0.0)):
+                ca, cb = a.cpu.get(k, 0.0), b.cpu.get(k, 0.0)
+                print(f"    {k:34s} {ca:6.2f} s {cb:6.2f} s {(cb - ca) / extra * 1e3:6.2f}")
+            print(f"    {'all':34s} {sum(a.cpu.values()):6.2f} s {sum(b.cpu.values()):6.2f} s "
+                  f"{per_file_cpu * 1e3:6.2f}")
             fixed = max(0.0, a.wall - small_n * per_file_cpu / args.cpus)
             print(f"  from CPU time, all {args.cpus} cores busy: marginal {args.cpus / per_file_cpu:.0f} files/s, "
                   f"fixed start-up {fixed:.1f} s (the small run's wall time less its per-file work)")
