@@ -118,7 +118,7 @@ def _process_table() -> dict[int, tuple[int, str, float]]:
     return table
 
 
-TASK_WORKERS = "task workers"  # the processes that run the map_batches batches: tasks, or a pool's MapWorker actors
+TASK_WORKERS = "task workers"  # the processes that run the map_batches tasks (and idle between them)
 # Ray's own processes, by the script or program in their command line
 _PROGRAMS = {"dashboard/dashboard.py": "dashboard", "dashboard/agent.py": "dashboard agent",
              "agent/main.py": "runtime-env agent", "_private/log_monitor.py": "log monitor",
@@ -130,9 +130,8 @@ def process_kind(cmdline: str) -> str | None:
     """What a process of the job's Ray is, from its command line; None: a helper named by its parent.
 
     A worker process starts as `default_worker.py`, then Ray names it by what it runs: `ray::IDLE` between
-    tasks, `ray::Op(fn)` running a task, `ray::MapWorker(Op(Class))[.submit]` as an actor of a Ray Data
-    actor pool (these run the batches too), `ray::Class` / `ray::Class.method` as any other actor (Ray
-    Data's _StatsActor, _AutoscalingCoordinatorActor and ActorLocationTracker, the DashboardAgent, ...)."""
+    tasks, `ray::Op(fn)` running a task, `ray::Class` / `ray::Class.method` as an actor (Ray Data's
+    _StatsActor and _AutoscalingCoordinatorActor, the DashboardAgent, ...)."""
     if cmdline.startswith("ray::"):
         title = cmdline[5:].split(" ")[0]
         if title == "IDLE" or "(" in title:
@@ -146,13 +145,6 @@ def process_kind(cmdline: str) -> str | None:
         if name in _PROGRAMS:
             return _PROGRAMS[name]
     return None
-
-
-def _runs_a_batch(cmdline: str) -> bool:
-    """A map_batches task running (`ray::MapBatches(fn)`), or an actor of a Ray Data actor pool running a
-    batch (`ray::MapWorker(MapBatches(Class)).submit`; idle it is `ray::MapWorker(MapBatches(Class))`)."""
-    title = cmdline.split(" ")[0]
-    return title.startswith("ray::MapBatches(") or (title.startswith("ray::MapWorker(") and title.endswith(".submit"))
 
 
 @dataclass
@@ -189,7 +181,7 @@ def run_job(raw: str, out: str, cpus: int, repo: str = REPO) -> JobRun:
     first_task = two_tasks = float("inf")
     while proc.poll() is None:
         table = _process_table()
-        running = sum(1 for pid in kind.keys() & table.keys() if _runs_a_batch(table[pid][1]))
+        running = sum(1 for pid in kind.keys() & table.keys() if table[pid][1].startswith("ray::MapBatches("))
         if running:
             first_task = min(first_task, time.perf_counter() - t)
         if running >= 2:

@@ -184,15 +184,10 @@ def process_paths(
     return pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA)
 
 
-class _PartWriter:
-    """The map_batches callable of the job's Ray Data actors: one batch of files -> one Parquet part."""
-
-    def __init__(self, cfg: PreprocessConfig, filesystem, part_dir: str, write_fs) -> None:
-        self.cfg, self.filesystem, self.part_dir, self.write_fs = cfg, filesystem, part_dir, write_fs
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return process_paths(batch.column("path").to_pylist(), batch.column("file").to_pylist(), self.cfg,
-                             self.filesystem, self.part_dir, self.write_fs)
+def _process_batch(batch: pa.Table, cfg, filesystem, part_dir, write_fs) -> pa.Table:
+    return process_paths(
+        batch.column("path").to_pylist(), batch.column("file").to_pylist(), cfg, filesystem, part_dir, write_fs
+    )
 
 
 def _triage(files: list[tuple[str, str]], dataset: str) -> tuple[list[tuple[str, str]], list[dict], Counter]:
@@ -289,30 +284,24 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
     summary = pa.Table.from_pylist([], schema=SUMMARY_SCHEMA)
     if todo:
         ray = _ensure_ray(ray_address, num_cpus)
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        per_part = files_per_part or auto_files_per_part(len(todo), cpus)
+        per_part = files_per_part or auto_files_per_part(len(todo), int(ray.cluster_resources().get("CPU", 1)))
+        # Ray Data sizes its CPU budget from its autoscaling coordinator (an actor started with the
+        # first dataset) and a rate-based autoscaler that asks for more at most every 10 s: until
+        # then it runs one task at a time (log: "Active & requested resources: 1/0 CPU",
+        # "backpressured:tasks(ResourceBudget)"); a trace here reached "2/2 CPU" after ~30 s (loaded
+        # machine). Short runs (benchmarks) mostly use one core; a full NTU run loses its first
+        # ~10-30 s of the second core. A placement group as the
+        # scheduling strategy gives the CPUs at once but a zero object-store budget, which drops
+        # it back to one task after the first outputs (measured, Ray 2.60).
         ds = ray.data.from_items(
             [{"path": p, "file": r} for p, r in todo],
             override_num_blocks=max(1, -(-len(todo) // per_part)),
         )
-        # One long-lived actor per CPU (the cluster's CPUs when the job starts), each with a second batch
-        # already queued when one finishes. As plain tasks (measured, Ray 2.60, 2 cores): each CPU sat idle
-        # ~0.2 s between tasks (Ray Data starts the next task only after its scheduling loop has seen the
-        # last one end and fetched its output metadata), ~10% of a 256-file task; and the budget started
-        # at one task until Ray Data's autoscaling coordinator actor was up (~1.5-5 s, longer on a loaded
-        # machine). The pool starts all its actors at once and leaves ~0.015 s between batches. A task
-        # retried on a restarted actor rewrites its own part (the name is the content's key). Ray 2.60
-        # logs one "constructor arguments in the object store" error per pool when it starts: Ray Data
-        # passes the batch function to its actors by reference (ray-project/ray#57733); the driver holds
-        # that reference for the whole run, so actor restarts still work. (A placement group as the
-        # scheduling strategy also gives the CPUs at once, but a zero object-store budget, which drops it
-        # back to one task after the first outputs.)
         ds = ds.map_batches(
-            _PartWriter,
+            _process_batch,
             batch_size=per_part,
             batch_format="pyarrow",
-            fn_constructor_kwargs={"cfg": cfg, "filesystem": read_fs, "part_dir": part_dir, "write_fs": out_fs},
-            compute=ray.data.ActorPoolStrategy(size=cpus, max_tasks_in_flight_per_actor=2),
+            fn_kwargs={"cfg": cfg, "filesystem": read_fs, "part_dir": part_dir, "write_fs": out_fs},
             num_cpus=1,
         )
         # Each part's summary (a row per file) comes back as it finishes: the count drives the progress
