@@ -220,8 +220,15 @@ def _triage(files: list[tuple[str, str]], dataset: str) -> tuple[list[tuple[str,
 
 
 def auto_files_per_part(num_files: int, cpus: int) -> int:
-    """About four tasks per CPU, so the last tasks do not leave cores idle; 8..256 files per part."""
-    return max(8, min(256, -(-num_files // (4 * max(1, cpus)))))
+    """About four tasks per CPU, so the last tasks do not leave cores idle; 8..512 files per part.
+
+    Ray Data leaves each CPU idle ~0.15-0.2 s between two tasks (its scheduling loop must see one end
+    and fetch its output's metadata before it starts the next; measured, Ray 2.60, 2 cores): ~10% of a
+    256-file task (~1.8 s), ~5% of a 512-file one. Larger parts would cut it further but hold more
+    rows in a worker's memory (~0.3 MB a file until the part is written) and lose more work to a retry.
+    A Ray Data actor pool has no such gap, but Ray 2.60 prints an error line for each pool it starts
+    (ray-project/ray#57733), which every preprocessing run would show."""
+    return max(8, min(512, -(-num_files // (4 * max(1, cpus)))))
 
 
 def _ensure_ray(address: str | None = None, num_cpus: int | None = None):
@@ -286,13 +293,10 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
         ray = _ensure_ray(ray_address, num_cpus)
         per_part = files_per_part or auto_files_per_part(len(todo), int(ray.cluster_resources().get("CPU", 1)))
         # Ray Data sizes its CPU budget from its autoscaling coordinator (an actor started with the
-        # first dataset) and a rate-based autoscaler that asks for more at most every 10 s: until
-        # then it runs one task at a time (log: "Active & requested resources: 1/0 CPU",
-        # "backpressured:tasks(ResourceBudget)"); a trace here reached "2/2 CPU" after ~30 s (loaded
-        # machine). Short runs (benchmarks) mostly use one core; a full NTU run loses its first
-        # ~10-30 s of the second core. A placement group as the
-        # scheduling strategy gives the CPUs at once but a zero object-store budget, which drops
-        # it back to one task after the first outputs (measured, Ray 2.60).
+        # first dataset): until that actor answers it runs one task at a time (log: "Active & requested
+        # resources: 1/0 CPU"), ~1.5-5 s here, longer on a loaded machine. A placement group as the
+        # scheduling strategy gives the CPUs at once but a zero object-store budget, which drops it back
+        # to one task after the first outputs (measured, Ray 2.60).
         ds = ray.data.from_items(
             [{"path": p, "file": r} for p, r in todo],
             override_num_blocks=max(1, -(-len(todo) // per_part)),
