@@ -113,6 +113,23 @@ def _train_worker_nodes(box, before: dict[str, str]) -> set[str]:
     return {node for actor, node in _train_workers(box).items() if actor not in before}
 
 
+def _wait_for_free_worker_cpus(box, timeout: float = 180) -> None:
+    """Block until every worker node's CPUs are free again (the tests before may still be releasing theirs).
+
+    An elastic run starts with the workers the free CPUs allow: if a node were still busy, the run would
+    start with one worker on the other node, and the test would not see two nodes train."""
+    import ray
+
+    from tests.cluster_box import NODE_CPUS
+
+    want = NODE_CPUS * len(box.workers)
+    deadline = time.time() + timeout
+    while (free := ray.available_resources().get("CPU", 0)) < want:
+        if time.time() > deadline:
+            raise AssertionError(f"the box's worker CPUs are still held after {timeout:.0f} s: {free} of {want} free")
+        time.sleep(1)
+
+
 def _epochs_logged(tracking_uri: str, run_id: str, metric: str = "loss") -> list[int]:
     from mlflow.tracking import MlflowClient
 
@@ -253,6 +270,7 @@ def test_two_nodes_through_s3_then_a_node_lost_mid_run_shrinks_and_finishes(box,
     epochs = 3
     client = MlflowClient(box.tracking_uri)
     removed = threading.Event()
+    _wait_for_free_worker_cpus(box)
     before = _train_workers(box)
     worker_nodes = {n.node_id for n in box.workers}
     first_nodes: set[str] = set()
