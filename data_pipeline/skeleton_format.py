@@ -241,8 +241,8 @@ def _body_ids(tokens: Tokens, id_start: np.ndarray) -> list[str]:
     """Each body row's bodyID [R], as text: from its start to the next value, trailing whitespace stripped.
 
     A file's few hundred rows hold one to three distinct IDs: the slices are taken and de-duplicated
-    by C loops (map, dict.fromkeys), and only the distinct ones are stripped and decoded (measured:
-    about a quarter of the cost of a decode per row, CPU time)."""
+    by C loops (map, dict.fromkeys), and only the distinct ones are stripped and decoded (measured,
+    CPU time, 704 KB files: 0.10 ms a file against 0.17 for a decode per row, `following` included)."""
     raw = tokens.raw
     id_next = tokens.following(id_start, 1)[:, 0]
     texts = list(map(raw.__getitem__, map(slice, id_start.tolist(), id_next.tolist())))
