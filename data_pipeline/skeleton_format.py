@@ -12,15 +12,13 @@ extra spaces do not matter):
                   per joint: x y z depthX depthY colorX colorY
                              orientationW orientationX orientationY orientationZ trackingState
 
-The reader marks where every value starts in a bitmap and finds the lines with a few numpy passes
-over the bytes (`Tokens`, `_Lines`), finds the frames and bodies from the lines' value counts at
-once (`_Lines.find_bodies`), checks every body's 27 lines at once, vouches for every value being a
-plain decimal with a few whole-file passes (`suspect_values`), and converts the joint numbers
-with a vectorised decimal parser that is bit-identical to float() (`parse_numbers`), instead of a
-Python loop over every float of every line: 12-13x faster than a readline-per-line reader
-(tests/reference_reader.py) on realistic 700-900 KB files with every field checked
-(benchmarks/bench_preprocess.py, CPU time). Every line's
-number of values is checked, and errors name the line.
+The reader finds every value and line with one compiled pass over the bytes (`fast_decimal.Tokens`),
+which also converts every plain decimal bit-identically to float() and flags the rest; it finds the
+frames and bodies from the lines' value counts at once (`_Lines.find_bodies`), checks every body's
+27 lines at once, and has float() vouch for the few flagged values, instead of a Python loop over
+every float of every line: ~20x faster than a readline-per-line reader (tests/reference_reader.py)
+on realistic 700 KB files with every field checked (benchmarks/bench_preprocess.py, CPU time).
+Every line's number of values is checked, and errors name the line.
 
 The writer prints numbers with 7 significant digits, like the Kinect SDK files; values with at most
 7 significant digits therefore round-trip exactly.
@@ -35,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_pipeline.fast_decimal import SEP, Tokens, check_suspects, parse_numbers, suspect_values
+from data_pipeline.fast_decimal import Tokens
 from data_pipeline.ntu import NUM_JOINTS
 from data_pipeline.skeleton_names import (  # noqa: F401 - re-exported: the names of the format
     BODY_INFO_FIELDS,
@@ -78,49 +76,26 @@ class _Lines:
     """The non-blank lines of one file (index i = i-th non-blank line), for the structure checks."""
 
     def __init__(self, tokens: Tokens, source: str):
-        raw = tokens.raw
-        self.raw, self.buf, self.source = raw, tokens.buf, source
-        newlines = tokens.newlines
-        start = np.empty(len(newlines) + 1, dtype=np.int64)  # [L] every line, blank ones included
-        start[0] = 0
-        start[1:] = newlines + 1
-        first_tok = tokens.index(start)  # [L] index of the first value at or after the line's start
-        ntok = np.empty_like(first_tok)
-        np.subtract(first_tok[1:], first_tok[:-1], out=ntok[:-1])
-        ntok[-1] = tokens.count - first_tok[-1]
-        self.content = np.flatnonzero(ntok)  # [C] 0-based line number of each non-blank line
-        self.ntok = ntok[self.content]  # [C] values on the line
-        self.first_tok = first_tok[self.content]  # [C] index of the line's first value
-        start = start[self.content]
-        begins_with_value = self.buf[start] > SEP
-        # [C] byte offset of the line's first value: its start, unless the line is indented
-        self.first_byte = start if begins_with_value.all() else tokens.offsets[self.first_tok]
-        # [C] the text of each line as int() reads it (counts), as the reader always took it: from the
-        # first value to the next line's when no line but the first is blank or indented, else the line.
-        if self.content[-1] - self.content[0] + 1 == len(self.content) and begins_with_value[1:].all():
-            self.text_start = self.first_byte
-            self.text_end = np.append(self.first_byte[1:], len(raw))
-        else:
-            self.text_start = start
-            self.text_end = np.append(newlines, len(raw))[self.content]
+        self.tokens, self.raw, self.source = tokens, tokens.raw, source
+        self.content = tokens.line_no  # [C] 0-based line number of each non-blank line
+        self.first_tok = tokens.line_tok  # [C] index of the line's first value
+        self.ntok = np.diff(self.first_tok, append=tokens.count)  # [C] values on the line
+        self.first_byte = tokens.starts[self.first_tok]  # [C] byte offset of the line's first value
         self.num_frames = 0  # set once read
 
     def where(self, i: int) -> str:
         return f"{self.source}: line {int(self.content[i]) + 1}"
-
-    def text(self, i: int) -> bytes:
-        return self.raw[int(self.text_start[i]):int(self.text_end[i])]
 
     def count(self, i: int, what: str) -> int:
         """The non-negative integer alone on line i."""
         n_values = int(self.ntok[i])
         if n_values != 1:
             raise SkeletonFormatError(f"{self.where(i)}: {what} has {n_values} values, expected 1")
-        text = self.text(i)
+        text = self.tokens.text(int(self.first_tok[i]))
         try:
             value = int(text)
         except ValueError:
-            raise SkeletonFormatError(f"{self.where(i)}: {what} is not an integer: {text.strip().decode()!r}") from None
+            raise SkeletonFormatError(f"{self.where(i)}: {what} is not an integer: {text.decode()!r}") from None
         if value < 0:
             raise SkeletonFormatError(f"{self.where(i)}: {what} is negative: {value}")
         return value
@@ -138,15 +113,12 @@ class _Lines:
         heads = np.flatnonzero((ntok[1:] == 1) & (ntok[:-1] != BODY_INFO_FIELDS)) + 1  # [F]
         if len(heads) != num_frames:
             return None
-        n_bodies = self.single_digits(heads)
-        if n_bodies is None:
-            starts, ends = self.text_start[heads].tolist(), self.text_end[heads].tolist()
-            try:
-                n_bodies = np.array([int(self.raw[a:b]) for a, b in zip(starts, ends, strict=True)], dtype=np.int64)
-            except (ValueError, OverflowError):
-                return None
+        tok = self.first_tok[heads]
+        if not (self.tokens.kind[tok] == 0).all():  # kind 0: digits only, int() of the text is mant
+            return None
+        n_bodies = self.tokens.mant[tok]
         n_lines = len(ntok)
-        if num_frames and not 0 <= n_bodies.min() <= n_bodies.max() <= n_lines:  # also keeps int64 from overflowing
+        if num_frames and n_bodies.max() > n_lines:  # also keeps int64 from overflowing
             return None
         first_body = np.cumsum(n_bodies) - n_bodies  # [F] bodies before each frame
         walked = 1 + np.arange(num_frames) + _BODY_LINES * first_body  # [F] where the walk finds each count
@@ -156,20 +128,11 @@ class _Lines:
         info = np.repeat(heads + 1 - _BODY_LINES * first_body, n_bodies) + _BODY_LINES * np.arange(len(frame_index))
         return info, frame_index
 
-    def single_digits(self, lines: np.ndarray) -> np.ndarray | None:
-        """int() of these lines' texts [n] if each is one digit then LF or CRLF (every NTU count); else None."""
-        buf, start = self.buf, self.text_start[lines]
-        length = self.text_end[lines] - start
-        digit = buf[start] - np.uint8(48)
-        ok = (digit < 10) & (((length == 2) & (buf[start + 1] == 10)) |
-                             ((length == 3) & (buf[start + 1] == 13) & (buf[start + 2] == 10)))
-        return digit.astype(np.int64) if ok.all() else None
-
     def walk_frames(self, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """(info line, frame) of every body [R], walking the frame headers one by one; raises for the first
         problem in file order."""
         n_lines = len(self.ntok)
-        raw, ntok, starts, ends = self.raw, self.ntok.tolist(), self.text_start.tolist(), self.text_end.tolist()
+        ntok, kind, mant = self.ntok.tolist(), self.tokens.kind, self.tokens.mant
         i = 1
         f = 0
         info_lines: list[int] = []  # line index of each body's info line
@@ -178,16 +141,15 @@ class _Lines:
             for f in range(num_frames):
                 if i >= n_lines:
                     raise IndexError
-                try:
-                    if ntok[i] != 1:
-                        raise ValueError
-                    n_bodies = int(raw[starts[i]:ends[i]])
-                    if n_bodies < 0:
-                        raise ValueError
-                except ValueError:
-                    self.check_bodies(info_lines, frame_index)  # a bad body before, if any, comes first
-                    self.count(i, f"frame {f}: body count")  # raises, saying what is wrong
-                    raise
+                tok = int(self.first_tok[i])
+                if ntok[i] == 1 and kind[tok] == 0:  # digits only: int() of the text is mant
+                    n_bodies = int(mant[tok])
+                else:
+                    try:
+                        n_bodies = self.count(i, f"frame {f}: body count")  # "-0", "1_0": int() decides
+                    except SkeletonFormatError:
+                        self.check_bodies(info_lines, frame_index)  # a bad body before, if any, comes first
+                        raise
                 info_lines.extend(range(i + 1, i + 1 + n_bodies * _BODY_LINES, _BODY_LINES))
                 frame_index.extend([f] * n_bodies)
                 i += 1 + n_bodies * _BODY_LINES
@@ -213,9 +175,9 @@ class _Lines:
         safe = idx if idx[-1, -1] < n_lines else np.minimum(idx, n_lines - 1)
         bad = self.ntok[safe] != _BODY_NTOK
         bad |= idx >= n_lines
-        # A joint count must read 25: check its text is exactly "25"; other spellings go to int().
-        at = self.first_byte[safe[:, 1]]
-        bad[:, 1] |= (self.buf[at] != 50) | (self.buf[at + 1] != 53) | (self.buf[at + 2] > SEP)
+        # A joint count must read 25: digits only (kind 0) that make 25; other spellings go to int().
+        tok = self.first_tok[safe[:, 1]]
+        bad[:, 1] |= (self.tokens.kind[tok] != 0) | (self.tokens.mant[tok] != NUM_JOINTS)
         if not bad.any():
             return
         for r, col in zip(*np.nonzero(bad), strict=True):
@@ -237,15 +199,15 @@ class _Lines:
             )
 
 
-def _body_ids(tokens: Tokens, id_start: np.ndarray) -> list[str]:
-    """Each body row's bodyID [R], as text: from its start to the next value, trailing whitespace stripped.
+def _body_ids(tokens: Tokens, id_tok: np.ndarray) -> list[str]:
+    """Each body row's bodyID [R] (value indices `id_tok`), as text: up to the next value, whitespace stripped.
 
     A file's few hundred rows hold one to three distinct IDs: the slices are taken and de-duplicated
     by C loops (map, dict.fromkeys), and only the distinct ones are stripped and decoded (measured,
-    CPU time, 770 KB files: 0.10 ms a file against 0.17 for a decode per row, `following` included)."""
+    CPU time, 770 KB files: 0.10 ms a file against 0.17 for a decode per row). An info line is always
+    followed by its joint count, so the next value exists."""
     raw = tokens.raw
-    id_next = tokens.following(id_start, 1)[:, 0]
-    texts = list(map(raw.__getitem__, map(slice, id_start.tolist(), id_next.tolist())))
+    texts = list(map(raw.__getitem__, map(slice, tokens.starts[id_tok].tolist(), tokens.starts[id_tok + 1].tolist())))
     decoded = {text: text.rstrip().decode() for text in dict.fromkeys(texts)}
     return list(map(decoded.__getitem__, texts))
 
@@ -256,12 +218,11 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
     Each count, body-info line and joint line is a line of its own (as in every NTU file); line
     endings (LF or CRLF), blank lines and runs of spaces or tabs do not matter. Every line's number of
     values is checked, and every value must be a number finite in float32 (a file with `nanx` in an
-    orientation field, or 1e300 anywhere, is an error). Without `full` only x, y, z are converted; the
-    other fields are checked by a whole-file scan (`suspect_values`), and those it cannot vouch for
-    (an exponent, say) are converted one by one.
+    orientation field, or 1e300 anywhere, is an error): the scan vouches for plain decimals, float()
+    for the rest (`Tokens.check_suspects`). Without `full` only x, y, z are kept.
     """
     tokens = Tokens(raw)
-    if tokens.top > 127:  # checked on the copy the reader makes anyway: cheaper than bytes.isascii()
+    if tokens.top > 127:
         raise SkeletonFormatError(f"{source}: not a text file (non-ASCII bytes)")
     if tokens.count == 0:
         raise SkeletonFormatError(f"{source}: empty file")
@@ -274,22 +235,16 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
         info, frame_index = bodies
         lines.check_bodies(info, frame_index)
 
-    check_suspects(raw, suspect_values(tokens), lines.first_byte[info], source)
-
-    joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
-    if full:
-        n_fields = JOINT_FIELDS
-        starts = tokens.offsets[(lines.first_tok[joint_lines, None] + np.arange(n_fields)).reshape(-1)]
-    else:  # x is a joint line's first value; y and z follow it
-        n_fields = 3
-        x = lines.first_byte[joint_lines]
-        starts = np.concatenate([x[:, None], tokens.following(x, 2)], axis=1).reshape(-1)  # [R * V * 3]
-    values = parse_numbers(tokens, starts, source)
-    body_ids = _body_ids(tokens, lines.first_byte[info])
+    id_tok = lines.first_tok[info]  # [R] the bodyID, each info line's first value
+    tokens.check_suspects(id_tok, source)
+    n_fields = JOINT_FIELDS if full else 3  # x, y, z: a joint line's first three values
+    joint_tok = lines.first_tok[info[:, None] + 2 + np.arange(NUM_JOINTS)]  # [R, V]
+    values = tokens.values((joint_tok[..., None] + np.arange(n_fields)).reshape(-1), source)
+    body_ids = _body_ids(tokens, id_tok)
     body_info = None
     if full:
-        info_tok = (lines.first_tok[info, None] + np.arange(1, BODY_INFO_FIELDS)).reshape(-1)  # [R * 9]
-        body_info = parse_numbers(tokens, tokens.offsets[info_tok], source).reshape(-1, BODY_INFO_FIELDS - 1)
+        info_tok = (id_tok[:, None] + np.arange(1, BODY_INFO_FIELDS)).reshape(-1)  # [R * 9]
+        body_info = tokens.values(info_tok, source).reshape(-1, BODY_INFO_FIELDS - 1)
     else:
         values = values.astype(np.float32)
     return SkeletonSequence(

@@ -1,4 +1,5 @@
-"""The bulk decimal parser (`parse_numbers`): bit for bit what float() gives, or float()'s own error."""
+"""The compiled value scan (`fast_decimal.Tokens`): every value found, bit for bit what float() gives or
+float()'s own error, every line's first value, and suspects flagged wherever they are."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from data_pipeline import fast_decimal
-from data_pipeline.fast_decimal import Tokens, parse_numbers
+from data_pipeline.fast_decimal import Tokens
 from data_pipeline.skeleton_names import SkeletonFormatError
 
 SEPARATORS = [" ", "  ", "\t", "\n", "\r\n", " \r\n"]
@@ -51,13 +52,11 @@ def parse(texts: list[str], rng: np.random.Generator) -> np.ndarray:
     seps = rng.choice(SEPARATORS, size=len(texts))
     tokens = Tokens("".join(t + s for t, s in zip(texts, seps, strict=True)).encode())
     assert tokens.count == len(texts)
-    return parse_numbers(tokens, tokens.offsets, "test")
+    return tokens.values(np.arange(tokens.count), "test")
 
 
-@pytest.mark.parametrize("seed, chunk", [(0, None), (1, None), (2, 1000)])
-def test_bulk_parse_is_bit_identical_to_float(seed, chunk, monkeypatch):
-    if chunk:  # several bulk steps
-        monkeypatch.setattr(fast_decimal, "_CHUNK", chunk)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_values_are_bit_identical_to_float(seed):
     rng = np.random.default_rng(seed)
     texts = random_decimals(rng, 40_000)
     got = parse(texts, rng)
@@ -67,15 +66,53 @@ def test_bulk_parse_is_bit_identical_to_float(seed, chunk, monkeypatch):
 
 
 def test_every_length_and_dot_position_of_plain_decimals():
+    """Up to 21 digits: past the 18 digits and 2^53 of the exact path, so float()'s part too."""
     rng = np.random.default_rng(3)
     texts = []
-    for n in range(1, 16):  # up to 15 digits: past the bulk parser's width, so float()'s part too
+    for n in range(1, 22):
         for at in range(n + 1):
-            for sign in ("", "-"):
+            for sign in ("", "-", "+"):
                 digits = "".join(rng.choice(list("0123456789"), n))
                 texts += [sign + digits[:at] + "." + digits[at:], sign + digits]
+    texts += ["9007199254740992", "9007199254740993", "900719925474099.3", "0." + "0" * 22 + "1", "0." + "1" * 22]
     got = parse(texts, rng)
     assert got.tobytes() == np.array([float(t) for t in texts]).tobytes()
+
+
+def test_lines_and_their_first_values():
+    """Blank lines, CRLF, tabs, indented lines, no final newline: each non-blank line's number and
+    first value, as str.split() counts them."""
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        lines = []
+        for _ in range(rng.integers(0, 12)):
+            words = [str(rng.integers(-99, 100)) for _ in range(rng.integers(0, 5))]
+            lines.append(str(rng.choice(["", " ", "\t"])) + str(rng.choice([" ", "\t", "  "])).join(words)
+                         + str(rng.choice(["", " ", "\r"])))
+        text = "\n".join(lines) + str(rng.choice(["", "\n", "\r\n"]))
+        tokens = Tokens(text.encode())
+        per_line = [line.split() for line in text.split("\n")]
+        content = [i for i, words in enumerate(per_line) if words]
+        first = np.cumsum([0] + [len(words) for words in per_line])[content]
+        assert tokens.count == len(text.split())
+        np.testing.assert_array_equal(tokens.line_no, content)
+        np.testing.assert_array_equal(tokens.line_tok, first)
+        np.testing.assert_array_equal(tokens.values(np.arange(tokens.count), "t"), [float(w) for w in text.split()])
+
+
+def test_scratch_reused_from_a_larger_file_leaks_nothing():
+    big = Tokens(("1.25 -3 7\n" * 5000).encode())
+    assert big.count == 15000
+    small = Tokens(b"2.5\n\n4")
+    assert small.count == 2
+    np.testing.assert_array_equal(small.values(np.arange(2), "t"), [2.5, 4.0])
+    np.testing.assert_array_equal(small.line_no, [0, 2])
+
+
+def test_non_ascii_bytes_are_seen():
+    assert Tokens(b"1.5 2\n3").top <= 127
+    assert Tokens("1.5 2\n3 é".encode()).top > 127
+    assert Tokens(b"1.5 \xff2\n").top > 127
 
 
 NON_NUMBERS = ["1.2.3", "..5", "5..", "-", ".", "-.", "+", "--1", "1-2", "+-1", "-+1", "1e", "e5", "1,5",
@@ -96,26 +133,26 @@ def test_non_numbers_raise_naming_the_line():
                 found += 1
     for text in texts:
         tokens = Tokens(f"1.5 2\n-0.25 {text} 3\n".encode())
-        with pytest.raises(SkeletonFormatError, match=re.escape(f"test: line 2: non-numeric value '{text}'")):
-            parse_numbers(tokens, tokens.offsets, "test")
+        message = re.escape(f"test: line 2: non-numeric value '{text}'")
+        with pytest.raises(SkeletonFormatError, match=message):
+            tokens.values(np.arange(tokens.count), "test")
+        with pytest.raises(SkeletonFormatError, match=message):
+            tokens.check_suspects(np.array([], dtype=np.int64), "test")
 
 
-@pytest.mark.parametrize("density", [0.0, 0.001, 0.02, 0.5])
-def test_bit_positions_of_a_bitmap(density):
-    """The set bits of a bitmap (newlines, a few per 64-bit word or many), in order."""
-    rng = np.random.default_rng(5)
-    bits = rng.random(64 * 500) < density
-    words = np.packbits(bits, bitorder="little").view("<u8")
-    np.testing.assert_array_equal(fast_decimal._bit_positions(words), np.flatnonzero(bits))
-
-
-def test_long_values_are_suspects_at_every_alignment():
-    """A value of 39 bytes or more (beyond float32 if all nines) is never vouched for by the whole-file
-    scan, wherever it starts within the 64-bit words; plain decimals under 32 bytes always are (those
-    between may be either: they are finite in float32, and float() vouches for suspects)."""
-    for offset in range(70):
-        for length in (5, 31, 39, 40, 64, 100):
-            text = "1.5 " + "0" * offset + " " + "9" * length + " 2\n"
-            start = len(text) - length - 3
-            suspects = fast_decimal.suspect_values(Tokens(text.encode()))
-            assert (start in suspects) == (length >= 39), (offset, length, suspects)
+def test_values_beyond_float32_are_errors_wherever_they_start():
+    """38 digits before the dot are under 10^38, finite in float32, and vouched for by the scan; 39 or
+    more may not be: float() decides (3e38 passes, 1e39 fails), unless the value is a body ID."""
+    for offset in range(20):
+        pad = "0." + "5" * offset
+        for whole, ok in (("9" * 38, True), ("3" + "0" * 38, True), ("1" + "0" * 39, False), ("9" * 60, False)):
+            for frac in ("", ".5"):
+                text = f"1.5 {pad}\n{whole}{frac} 2\n"
+                tokens = Tokens(text.encode())
+                assert (tokens.kind[2] == fast_decimal.SUSPECT) == (len(whole) > 38), (offset, whole)
+                if ok:
+                    tokens.check_suspects(np.array([], dtype=np.int64), "t")
+                else:
+                    with pytest.raises(SkeletonFormatError, match="t: line 2: value .* is not a finite float32"):
+                        tokens.check_suspects(np.array([], dtype=np.int64), "t")
+                    tokens.check_suspects(np.array([2]), "t")  # a body ID may be any integer
