@@ -130,11 +130,12 @@ def process_kind(cmdline: str) -> str | None:
     """What a process of the job's Ray is, from its command line; None: a helper named by its parent.
 
     A worker process starts as `default_worker.py`, then Ray names it by what it runs: `ray::IDLE` between
-    tasks, `ray::Op(fn)` running a task, `ray::Class` / `ray::Class.method` as an actor (Ray Data's
-    _StatsActor and _AutoscalingCoordinatorActor, the DashboardAgent, ...)."""
+    tasks, `ray::_load_reader` warming up (data_pipeline.pipeline), `ray::Op(fn)` running a map task,
+    `ray::Class` / `ray::Class.method` as an actor (Ray Data's _StatsActor and
+    _AutoscalingCoordinatorActor, the DashboardAgent, ...)."""
     if cmdline.startswith("ray::"):
         title = cmdline[5:].split(" ")[0]
-        if title == "IDLE" or "(" in title:
+        if title == "IDLE" or "(" in title or title == "_load_reader":  # the job's warm-up task, then map tasks
             return TASK_WORKERS
         return {"DashboardAgent": "dashboard agent", "RuntimeEnvAgent": "runtime-env agent"}.get(
             title.split(".")[0], "actor " + title.split(".")[0])

@@ -20,10 +20,10 @@ and line (`check_suspects`).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
-import numba
 import numpy as np
 
 from data_pipeline.skeleton_names import SkeletonFormatError
@@ -45,8 +45,7 @@ _DIVISOR = np.concatenate([10.0 ** np.arange(32), -(10.0 ** np.arange(32))])
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-@numba.njit(cache=True)
-def _scan(text, starts, mant, kind, line_no, line_tok):  # pragma: no cover - compiled; tested through Tokens
+def _scan(text, starts, mant, kind, line_no, line_tok):  # pragma: no cover - compiled: see scan_kernel
     """One pass over the bytes [n]: each value's start, digits and kind [count]; each non-blank line's
     number and first value [C]. Returns (count, C, the OR of all bytes: > 127 if any is not ASCII)."""
     n = len(text)
@@ -114,6 +113,17 @@ def _scan(text, starts, mant, kind, line_no, line_tok):  # pragma: no cover - co
     return count, lines, acc
 
 
+@functools.cache
+def scan_kernel():
+    """`_scan` compiled. numba is imported and the machine code loaded from numba's cache (compiled and
+    cached the first time, ~2 s) on first use: ~1.2 s, so processes that never read a file (a job's
+    driver, training) do not pay it, and a job's workers can pay it while the driver plans
+    (data_pipeline.pipeline)."""
+    import numba
+
+    return numba.njit(cache=True)(_scan)
+
+
 class _Scratch(threading.local):
     """Per-thread output arrays of `_scan`, reused from file to file: fresh arrays for each file would
     cost page faults (zeroed pages from the kernel), as much as the scan itself."""
@@ -145,7 +155,8 @@ class Tokens:
     def __init__(self, raw: bytes):
         self.raw = raw
         starts, mant, kind, line_no, line_tok = _SCRATCH.get(len(raw))
-        count, lines, self.top = _scan(np.frombuffer(raw, dtype=np.uint8), starts, mant, kind, line_no, line_tok)
+        scan = scan_kernel()
+        count, lines, self.top = scan(np.frombuffer(raw, dtype=np.uint8), starts, mant, kind, line_no, line_tok)
         self.count = count
         self.starts = starts[:count]  # [count] byte offset of each value
         self.mant = mant[:count]  # [count] its digits as an integer (exact plain decimals only)
