@@ -40,16 +40,20 @@ _MAX_DIGITS = 18  # digits that always fit an int64
 # number finite in float32; SUSPECT: anything else.
 _NEG, _DOT, LONG, SUSPECT = 32, 64, -2, -1
 _F32_DIGITS = 38  # under 10^38 < float32's largest, 3.4e38
+_POW10 = 10.0 ** np.arange(23)  # exact doubles
 # kind & 63 -> the divisor, its sign the value's: -0 / -1 is -0.0 as float("-0"). Indices 23-31 unused.
 _DIVISOR = np.concatenate([10.0 ** np.arange(32), -(10.0 ** np.arange(32))])
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _scan(text, starts, mant, kind, line_no, line_tok):  # pragma: no cover - compiled: see scan_kernel
-    """One pass over the bytes [n]: each value's start, digits and kind [count]; each non-blank line's
-    number and first value [C]. Returns (count, C, the OR of all bytes: > 127 if any is not ASCII)."""
+def _scan(text, starts, mant, kind, suspects, line_no, line_tok, line_ntok, line_head):  # pragma: no cover
+    """One pass over the bytes [n] (compiled: see scan_kernel): each value's start, digits and kind
+    [count], the suspects' indices [S]; each non-blank line's number, first value's index, number of
+    values and first three values (float64, NaN where not a plain decimal) [C]. Returns
+    (count, S, C, the OR of all bytes: > 127 if any is not ASCII)."""
     n = len(text)
     count = 0
+    n_suspects = 0
     lines = 0
     line = 0
     acc = 0
@@ -96,6 +100,7 @@ def _scan(text, starts, mant, kind, line_no, line_tok):  # pragma: no cover - co
             frac = i - first
         starts[count] = start
         digits = whole + frac
+        value = np.nan
         if (i < n and c > SEP) or digits == 0:  # not a plain decimal: skip to its end
             kind[count] = SUSPECT
             while i < n:
@@ -107,10 +112,23 @@ def _scan(text, starts, mant, kind, line_no, line_tok):  # pragma: no cover - co
         elif digits <= _MAX_DIGITS and m <= _EXACT and frac <= 22:
             mant[count] = m
             kind[count] = frac + _NEG * negative + _DOT * dot
+            value = m / _POW10[frac]
+            if negative:
+                value = -value
         else:
             kind[count] = LONG if whole <= _F32_DIGITS else SUSPECT
+        if kind[count] == SUSPECT:
+            suspects[n_suspects] = count
+            n_suspects += 1
+        col = count - line_tok[lines - 1]
+        if col < 3:
+            line_head[lines - 1, col] = value
         count += 1
-    return count, lines, acc
+    for j in range(lines - 1):
+        line_ntok[j] = line_tok[j + 1] - line_tok[j]
+    if lines:
+        line_ntok[lines - 1] = count - line_tok[lines - 1]
+    return count, n_suspects, lines, acc
 
 
 @functools.cache
@@ -131,11 +149,13 @@ class _Scratch(threading.local):
     arrays: tuple[np.ndarray, ...] = ()
 
     def get(self, n: int) -> tuple[np.ndarray, ...]:
-        """starts, mant, kind, line_no, line_tok: room for n // 2 + 1 values (one per two bytes at most)."""
+        """`_scan`'s outputs, with room for n // 2 + 1 values (one per two bytes at most), so lines."""
         size = n // 2 + 1
         if not self.arrays or len(self.arrays[0]) < size:
             size += size // 4
-            self.arrays = tuple(np.empty(size, dtype=t) for t in (np.int64, np.int64, np.int8, np.int64, np.int64))
+            self.arrays = tuple(np.empty(size, dtype=t) for t in (np.int64, np.int64, np.int8, np.int64,
+                                                                  np.int64, np.int64, np.int64)) + (
+                np.empty((size, 3)),)
         return self.arrays
 
 
@@ -154,15 +174,18 @@ class Tokens:
 
     def __init__(self, raw: bytes):
         self.raw = raw
-        starts, mant, kind, line_no, line_tok = _SCRATCH.get(len(raw))
-        scan = scan_kernel()
-        count, lines, self.top = scan(np.frombuffer(raw, dtype=np.uint8), starts, mant, kind, line_no, line_tok)
+        arrays = _SCRATCH.get(len(raw))
+        count, n_suspects, lines, self.top = scan_kernel()(np.frombuffer(raw, dtype=np.uint8), *arrays)
+        starts, mant, kind, suspects, line_no, line_tok, line_ntok, line_head = arrays
         self.count = count
         self.starts = starts[:count]  # [count] byte offset of each value
         self.mant = mant[:count]  # [count] its digits as an integer (exact plain decimals only)
         self.kind = kind[:count]  # [count] see _NEG, _DOT, LONG, SUSPECT
+        self.suspects = suspects[:n_suspects]  # [S] indices of the SUSPECT values, ascending
         self.line_no = line_no[:lines]  # [C] 0-based number of each non-blank line (lines end at LF)
         self.line_tok = line_tok[:lines]  # [C] index of its first value
+        self.line_ntok = line_ntok[:lines]  # [C] its number of values
+        self.line_head = line_head[:lines]  # [C, 3] its first three values, NaN where not plain (or none)
 
     def text(self, k: int) -> bytes:
         return _TOKEN.match(self.raw, int(self.starts[k])).group()
@@ -178,6 +201,14 @@ class Tokens:
             value[i] = self._float(int(idx[i]), source)
         return value
 
+    def line_heads(self, lines: np.ndarray, source: str) -> np.ndarray:
+        """float64 [N, 3] of the first three values of the non-blank lines `lines` [N] (each has three),
+        bit-identical to float(): the scan's, and float()'s where it left NaN (exponents, long values)."""
+        head = self.line_head[lines]
+        for i, j in np.argwhere(np.isnan(head)).tolist():
+            head[i, j] = self._float(int(self.line_tok[lines[i]]) + j, source)
+        return head
+
     def _float(self, k: int, source: str) -> float:
         text = self.text(k)
         try:
@@ -190,11 +221,10 @@ class Tokens:
     def check_suspects(self, body_ids: np.ndarray, source: str) -> None:
         """Raise for the first value, in file order, that is not a number or not finite in float32.
         `body_ids` [R]: indices of the body IDs, kept as text, so any integer."""
-        suspects = np.flatnonzero(self.kind == SUSPECT)
-        if len(suspects) == 0:
+        if len(self.suspects) == 0:
             return
         ids = set(body_ids.tolist())
-        for k in suspects.tolist():
+        for k in self.suspects.tolist():
             value = self._float(k, source)
             if not abs(value) <= _F32_MAX and k not in ids:
                 raise SkeletonFormatError(f"{source}: {self.where(k)}: value {self.text(k).decode('ascii')!r} "

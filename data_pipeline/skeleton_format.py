@@ -79,8 +79,7 @@ class _Lines:
         self.tokens, self.raw, self.source = tokens, tokens.raw, source
         self.content = tokens.line_no  # [C] 0-based line number of each non-blank line
         self.first_tok = tokens.line_tok  # [C] index of the line's first value
-        self.ntok = np.diff(self.first_tok, append=tokens.count)  # [C] values on the line
-        self.first_byte = tokens.starts[self.first_tok]  # [C] byte offset of the line's first value
+        self.ntok = tokens.line_ntok  # [C] values on the line
         self.num_frames = 0  # set once read
 
     def where(self, i: int) -> str:
@@ -237,16 +236,17 @@ def parse_skeleton_bytes(raw: bytes, full: bool = False, source: str = "<bytes>"
 
     id_tok = lines.first_tok[info]  # [R] the bodyID, each info line's first value
     tokens.check_suspects(id_tok, source)
-    n_fields = JOINT_FIELDS if full else 3  # x, y, z: a joint line's first three values
-    joint_tok = lines.first_tok[info[:, None] + 2 + np.arange(NUM_JOINTS)]  # [R, V]
-    values = tokens.values((joint_tok[..., None] + np.arange(n_fields)).reshape(-1), source)
+    joint_lines = (info[:, None] + 2 + np.arange(NUM_JOINTS)).reshape(-1)  # [R * V]
     body_ids = _body_ids(tokens, id_tok)
     body_info = None
     if full:
+        n_fields = JOINT_FIELDS
+        values = tokens.values((lines.first_tok[joint_lines, None] + np.arange(n_fields)).reshape(-1), source)
         info_tok = (id_tok[:, None] + np.arange(1, BODY_INFO_FIELDS)).reshape(-1)  # [R * 9]
         body_info = tokens.values(info_tok, source).reshape(-1, BODY_INFO_FIELDS - 1)
-    else:
-        values = values.astype(np.float32)
+    else:  # x, y, z: a joint line's first three values, converted by the scan
+        n_fields = 3
+        values = tokens.line_heads(joint_lines, source).astype(np.float32)
     return SkeletonSequence(
         num_frames=num_frames,
         frame_index=frame_index.astype(np.int32),

@@ -100,6 +100,23 @@ def test_lines_and_their_first_values():
         np.testing.assert_array_equal(tokens.values(np.arange(tokens.count), "t"), [float(w) for w in text.split()])
 
 
+def test_line_heads_are_the_first_three_values_as_float_gives_them():
+    """The x, y, z path: each line's first three values from the scan, float() where the scan cannot
+    (exponents, 19+ digits), bit for bit; and the suspects listed are exactly the values float() must vouch for."""
+    rng = np.random.default_rng(7)
+    texts = random_decimals(rng, 12_000) + ["1e-05", "-2.5E+3", "123456789012345678901", "0." + "1" * 25]
+    texts += list(rng.permutation(texts[-4:] * 20))
+    lines = [texts[i:i + 4] for i in range(0, len(texts) - 3, 4)]
+    tokens = Tokens("\n".join(" ".join(words) for words in lines).encode())
+    got = tokens.line_heads(np.arange(len(lines)), "test")
+    expected = np.array([[float(w) for w in words[:3]] for words in lines])
+    assert got.tobytes() == expected.tobytes()
+    words = [w for line in lines for w in line]
+    plain = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+    assert tokens.suspects.tolist() == [
+        k for k, w in enumerate(words) if not plain.fullmatch(w) or len(w.lstrip("+-").split(".")[0]) > 38]
+
+
 def test_scratch_reused_from_a_larger_file_leaks_nothing():
     big = Tokens(("1.25 -3 7\n" * 5000).encode())
     assert big.count == 15000
