@@ -44,6 +44,7 @@ from typing import Literal
 
 import numpy as np
 
+from .compiled import compiled
 from .ntu import MAX_BODIES, SAMPLE_LAYOUT
 from .skeleton_format import SkeletonSequence
 
@@ -94,19 +95,33 @@ def _motion(joints: np.ndarray) -> np.float32:
     """Their `np.sum(np.var(joints.reshape(-1, 3), axis=0))` on float32, bit for bit, so ties and ranks agree.
 
     NumPy sums a [n*V, 3] array over axis 0 sequentially, row by row, in a loop 3 values wide: slow
-    (~0.4 ms a file). The same sequential sums, as accumulations along contiguous [3, n*V] rows, give
-    the same bits at half the cost; the mean and variance are the same float32 divisions."""
-    cols = np.ascontiguousarray(joints.reshape(-1, 3).T, dtype=np.float32)  # [3, n*V]
-    count = cols.shape[1]
-    if count == 0:  # no rows: their expression's own answer (nan)
-        return np.sum(np.var(joints.reshape(-1, 3), axis=0))
-    mean = np.add.accumulate(cols, axis=1)[:, -1:]
-    mean /= count
-    dev = np.subtract(cols, mean, out=cols)
-    dev *= dev
-    var = np.add.accumulate(dev, axis=1, out=dev)[:, -1]
-    var /= count
-    return np.sum(var)
+    (~0.4 ms a file). The same sequential float32 sums in one compiled loop (`_column_variances`) give
+    the same bits at a tenth of the cost; the 3 variances are then summed as numpy sums them."""
+    points = np.ascontiguousarray(joints.reshape(-1, 3), dtype=np.float32)  # [n*V, 3]
+    if len(points) == 0:  # no rows: their expression's own answer (nan)
+        return np.sum(np.var(points, axis=0))
+    return np.sum(_column_variances(points))
+
+
+@compiled
+def _column_variances(points):  # pragma: no cover - compiled
+    """[3] float32 variance of each column of `points` [N, 3] (N > 0) as np.var(axis=0) computes it on
+    float32: the mean is the sequential float32 sum over N, then the same sum of squared deviations."""
+    n = points.shape[0]
+    count = np.float32(n)
+    out = np.empty(3, dtype=np.float32)
+    for c in range(3):
+        total = points[0, c]
+        for r in range(1, n):
+            total += points[r, c]
+        mean = total / count
+        d = points[0, c] - mean
+        total = d * d
+        for r in range(1, n):
+            d = points[r, c] - mean
+            total += d * d
+        out[c] = total / count
+    return out
 
 
 def _rows_of_each_body(body_ids: list[str]) -> dict[str, np.ndarray]:

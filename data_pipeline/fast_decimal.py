@@ -6,7 +6,7 @@ Why its own module, and why compiled: a real file holds ~100k values in ~700 KB,
 over them (float() per field, as the common scripts do) costs ~80 ms a file, most of the
 preprocessing time of NTU's 56,880 files. Vectorised numpy needs some twenty passes over the bytes
 (bitmaps of separators, dots and signs; digits gathered into columns) and took ~3.3 ms a file for the
-whole parse here; one loop compiled by numba reads each byte once (`_scan`, ~1.3 ms a file; measured
+whole parse here; one loop compiled by numba reads each byte once (`scan`, ~1.3 ms a file; measured
 with benchmarks/bench_preprocess.py and tests/reference_reader.py, one core, CPU time).
 
 A plain decimal is [+-]digits[.digits] (or [+-].digits, digits.) with 1 to 18 digits. Its digits
@@ -20,12 +20,12 @@ and line (`check_suspects`).
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 
 import numpy as np
 
+from data_pipeline.compiled import compiled
 from data_pipeline.skeleton_names import SkeletonFormatError
 
 # Bytes at or below this are field separators (space, tab, CR, LF and the other control characters):
@@ -46,8 +46,9 @@ _DIVISOR = np.concatenate([10.0 ** np.arange(32), -(10.0 ** np.arange(32))])
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _scan(text, starts, mant, kind, suspects, line_no, line_tok, line_ntok, line_head):  # pragma: no cover
-    """One pass over the bytes [n] (compiled: see scan_kernel): each value's start, digits and kind
+@compiled
+def scan(text, starts, mant, kind, suspects, line_no, line_tok, line_ntok, line_head):  # pragma: no cover
+    """One pass over the bytes [n]: each value's start, digits and kind
     [count], the suspects' indices [S]; each non-blank line's number, first value's index, number of
     values and first three values (float64, NaN where not a plain decimal) [C]. Returns
     (count, S, C, the OR of all bytes: > 127 if any is not ASCII)."""
@@ -131,25 +132,14 @@ def _scan(text, starts, mant, kind, suspects, line_no, line_tok, line_ntok, line
     return count, n_suspects, lines, acc
 
 
-@functools.cache
-def scan_kernel():
-    """`_scan` compiled. numba is imported and the machine code loaded from numba's cache (compiled and
-    cached the first time, ~2 s) on first use: ~1.2 s, so processes that never read a file (a job's
-    driver, training) do not pay it, and a job's workers can pay it while the driver plans
-    (data_pipeline.pipeline)."""
-    import numba
-
-    return numba.njit(cache=True)(_scan)
-
-
 class _Scratch(threading.local):
-    """Per-thread output arrays of `_scan`, reused from file to file: fresh arrays for each file would
+    """Per-thread output arrays of `scan`, reused from file to file: fresh arrays for each file would
     cost page faults (zeroed pages from the kernel), as much as the scan itself."""
 
     arrays: tuple[np.ndarray, ...] = ()
 
     def get(self, n: int) -> tuple[np.ndarray, ...]:
-        """`_scan`'s outputs, with room for n // 2 + 1 values (one per two bytes at most), so lines."""
+        """`scan`'s outputs, with room for n // 2 + 1 values (one per two bytes at most), so lines."""
         size = n // 2 + 1
         if not self.arrays or len(self.arrays[0]) < size:
             size += size // 4
@@ -167,7 +157,7 @@ def _line_of(raw: bytes, offset: int) -> int:
 
 
 class Tokens:
-    """The values (runs of non-separator bytes) and lines of one file, from one `_scan`.
+    """The values (runs of non-separator bytes) and lines of one file, from one `scan`.
 
     The arrays are views of the thread's scratch: valid until the thread reads its next file.
     """
@@ -175,7 +165,7 @@ class Tokens:
     def __init__(self, raw: bytes):
         self.raw = raw
         arrays = _SCRATCH.get(len(raw))
-        count, n_suspects, lines, self.top = scan_kernel()(np.frombuffer(raw, dtype=np.uint8), *arrays)
+        count, n_suspects, lines, self.top = scan(np.frombuffer(raw, dtype=np.uint8), *arrays)
         starts, mant, kind, suspects, line_no, line_tok, line_ntok, line_head = arrays
         self.count = count
         self.starts = starts[:count]  # [count] byte offset of each value

@@ -30,7 +30,6 @@ import pyarrow.fs as pafs
 
 from data_pipeline import parquet_io as pio
 from data_pipeline.errors import ConfigError
-from data_pipeline.fast_decimal import scan_kernel
 from data_pipeline.heap import keep_freed_memory
 from data_pipeline.listing import Listing, list_local, list_remote
 from data_pipeline.ntu import DATASETS, SAMPLE_LAYOUT, load_missing
@@ -233,11 +232,14 @@ def auto_files_per_part(num_files: int, cpus: int) -> int:
 
 
 def _load_reader() -> None:
-    scan_kernel()
+    from data_pipeline import denoise, fast_decimal
+
+    fast_decimal.scan.load()
+    denoise._column_variances.load()
 
 
 def _warm_workers(ray, n: int) -> list:
-    """Load the reader's compiled scan (numba, ~1.2 s a process) in n workers now, while the driver
+    """Load the compiled loops (data_pipeline.compiled, ~1.2 s a process) in n workers now, while the driver
     plans the dataset (~4 s before Ray Data's first task): the map tasks then run in those same
     worker processes (Ray reuses a job's idle workers) and start reading at once. The tasks are not
     waited for; a map task that finds its CPU still busy with one waits as it would have loaded."""

@@ -1,0 +1,31 @@
+"""Loops compiled by numba, for the per-file hot spots numpy needs many passes for (the `.skeleton`
+scan, the bit-exact float32 variance of denoising).
+
+numba is imported, and a loop's machine code loaded from numba's on-disk cache (compiled and cached
+the first time, ~2 s), only when the loop is first called: ~1.2 s for the first loop of a process, so
+processes that never read a file (a job's driver, training) do not pay it, and a preprocessing job's
+workers pay it while its driver plans (data_pipeline.pipeline). Without fastmath numba keeps IEEE
+order: a compiled float32 sum gives the same bits as numpy's sequential one.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+
+def compiled(fn: Callable) -> Callable:
+    """`fn` compiled by numba (nopython, cached on disk) at its first call; `.load()` compiles it now."""
+
+    @functools.cache
+    def load():
+        import numba
+
+        return numba.njit(cache=True)(fn)
+
+    @functools.wraps(fn)
+    def call(*args):
+        return load()(*args)
+
+    call.load = load
+    return call
