@@ -137,8 +137,9 @@ def process_kind(cmdline: str) -> str | None:
         title = cmdline[5:].split(" ")[0]
         if title == "IDLE" or "(" in title or title == "_load_reader":  # the job's warm-up task, then map tasks
             return TASK_WORKERS
-        return {"DashboardAgent": "dashboard agent", "RuntimeEnvAgent": "runtime-env agent"}.get(
-            title.split(".")[0], "actor " + title.split(".")[0])
+        actor = title.split(".")[0].split(":")[-1]  # Ray may prefix a named actor's name: "name:Class"
+        agents = {"DashboardAgent": "dashboard agent", "RuntimeEnvAgent": "runtime-env agent"}
+        return agents.get(actor, "actor " + actor)
     if cmdline.startswith("ray-dashboard-"):  # the dashboard's module processes
         return "dashboard"
     for token in cmdline.split():
