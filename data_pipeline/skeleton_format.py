@@ -203,7 +203,8 @@ def _body_ids(tokens: Tokens, id_tok: np.ndarray) -> list[str]:
 
     A file's few hundred rows hold one to three distinct IDs: the slices are taken and de-duplicated
     by C loops (map, dict.fromkeys), and only the distinct ones are stripped and decoded (measured,
-    CPU time, 770 KB files: 0.10 ms a file against 0.17 for a decode per row). An info line is always
+    CPU time, 770 KB files: 0.10 ms a file against 0.17 for a decode per row; gathering each ID's
+    bytes and comparing them as 64-bit words in numpy was no faster). An info line is always
     followed by its joint count, so the next value exists."""
     raw = tokens.raw
     texts = list(map(raw.__getitem__, map(slice, tokens.starts[id_tok].tolist(), tokens.starts[id_tok + 1].tolist())))

@@ -9,6 +9,7 @@ from reference_reader import read_skeleton_linewise
 from data_pipeline.skeleton_format import (
     SkeletonFormatError,
     SkeletonSequence,
+    format_skeleton,
     parse_sample_name,
     parse_skeleton_text,
     read_skeleton,
@@ -153,6 +154,22 @@ def test_writer_reader_round_trip(tmp_path, full):
         np.testing.assert_array_equal(back.body_info, seq.body_info)
     else:
         assert back.body_info is None
+
+
+@pytest.mark.parametrize("ids", [
+    ["123", "1234", "12", "123"],  # prefixes of one another
+    ["72057594037928900", "72057594037928901", "72057594037928900", "-7"],  # differ in the 17th byte
+    ["1" * 23, "1" * 22 + "2", "1" * 23, "9"],  # 23 bytes: the widest compared word-wise
+    ["7" * 30, "7" * 29, "7" * 30, "5"],  # wider: one slice per row
+    [str(k) for k in range(12)],  # more distinct IDs than compared word-wise
+])
+def test_body_ids_are_kept_as_written(ids):
+    rng = np.random.default_rng(8)
+    frame_index = np.repeat(np.arange(len(ids) // 2 + 1), 2)[:len(ids)].astype(np.int32)
+    xyz = np.round(rng.normal(size=(len(ids), 25, 3)), 4).astype(np.float32)
+    seq = SkeletonSequence(int(frame_index[-1]) + 1, frame_index, ids, xyz)
+    text = format_skeleton(seq).replace(f"{ids[-1]} 0 1", f"{ids[-1]}\t \t0 1")  # other spacing after one ID
+    assert parse_skeleton_text(text).body_ids == ids
 
 
 def test_line_endings_and_spaces_do_not_matter():
