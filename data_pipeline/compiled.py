@@ -21,7 +21,10 @@ def compiled(fn: Callable) -> Callable:
     def load():
         import numba
 
-        return numba.njit(cache=True)(fn)
+        try:
+            return numba.njit(cache=True)(fn)
+        except RuntimeError:  # no writable cache folder (numba: "no locator available"): compile each process
+            return numba.njit(fn)
 
     @functools.wraps(fn)
     def call(*args):
