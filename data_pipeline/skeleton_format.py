@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data_pipeline.fast_decimal import Tokens
+from data_pipeline.fast_decimal import SEP, Tokens
 from data_pipeline.ntu import NUM_JOINTS
 from data_pipeline.skeleton_names import (  # noqa: F401 - re-exported: the names of the format
     BODY_INFO_FIELDS,
@@ -149,9 +149,16 @@ class _Lines:
                     except SkeletonFormatError:
                         self.check_bodies(info_lines, frame_index)  # a bad body before, if any, comes first
                         raise
-                info_lines.extend(range(i + 1, i + 1 + n_bodies * _BODY_LINES, _BODY_LINES))
+                end = i + 1 + n_bodies * _BODY_LINES
+                if end > n_lines:  # the file ends inside this frame: only the bodies that start in it
+                    # are listed, as a count of 10^12 would take all the memory before failing
+                    first = len(info_lines)
+                    info_lines.extend(range(i + 1, n_lines, _BODY_LINES))
+                    frame_index.extend([f] * (len(info_lines) - first))
+                    raise IndexError
+                info_lines.extend(range(i + 1, end, _BODY_LINES))
                 frame_index.extend([f] * n_bodies)
-                i += 1 + n_bodies * _BODY_LINES
+                i = end
         except IndexError:
             self.check_bodies(info_lines, frame_index)
             raise SkeletonFormatError(
@@ -198,8 +205,11 @@ class _Lines:
             )
 
 
+_SEPARATORS = bytes(range(SEP + 1))  # what follows a value up to the next: all of it, not just str.strip()'s
+
+
 def _body_ids(tokens: Tokens, id_tok: np.ndarray) -> list[str]:
-    """Each body row's bodyID [R] (value indices `id_tok`), as text: up to the next value, whitespace stripped.
+    """Each body row's bodyID [R] (value indices `id_tok`), as text: up to the next value, separators stripped.
 
     A file's few hundred rows hold one to three distinct IDs: the slices are taken and de-duplicated
     by C loops (map, dict.fromkeys), and only the distinct ones are stripped and decoded (measured,
@@ -208,7 +218,7 @@ def _body_ids(tokens: Tokens, id_tok: np.ndarray) -> list[str]:
     followed by its joint count, so the next value exists."""
     raw = tokens.raw
     texts = list(map(raw.__getitem__, map(slice, tokens.starts[id_tok].tolist(), tokens.starts[id_tok + 1].tolist())))
-    decoded = {text: text.rstrip().decode() for text in dict.fromkeys(texts)}
+    decoded = {text: text.rstrip(_SEPARATORS).decode() for text in dict.fromkeys(texts)}
     return list(map(decoded.__getitem__, texts))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from reference_reader import read_skeleton_linewise
@@ -292,6 +294,29 @@ def test_counts_in_other_integer_spellings():
     assert seq.num_frames == 3 and seq.body_ids == ref.body_ids
     np.testing.assert_array_equal(seq.frame_index, ref.frame_index)
     np.testing.assert_array_equal(seq.joints, ref.joints)
+
+
+@pytest.mark.parametrize("count", ["300000", "+300000", "300_000"])
+def test_a_huge_body_count_in_a_short_file_fails_without_the_memory_it_promises(count):
+    # A body count is a promise of count x 27 lines; a file that ends first must fail as truncated
+    # at the cost of the lines it has (before the fix: ~300 MB here, all the memory for 10^12).
+    parse_skeleton_text(hand_file())  # numba imported and the scan loaded first: not counted
+    tracemalloc.start()
+    try:
+        with pytest.raises(SkeletonFormatError, match=r"x.skeleton: truncated: the file ends inside frame 1 of 2"):
+            parse_skeleton_text(f"2\r\n0\r\n{count}\r\n{ID_A} {INFO_A}\r\n25\r\n", source="x.skeleton")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000, peak
+
+
+@pytest.mark.parametrize("after", ["\x00", "\x01", "\x1c", "\x1f", "\x0b\x00\t"])
+def test_body_id_followed_by_control_separators_is_just_the_id(after):
+    # Bytes 0x00-0x20 separate values; none of them belongs to the ID before them.
+    text = hand_file().replace(f"{ID_B} ", f"{ID_B}{after} ", 1)
+    for full in (False, True):
+        assert parse_skeleton_text(text, full=full).body_ids == [ID_A, ID_A, ID_B]
 
 
 def test_values_far_apart_are_found():
