@@ -15,7 +15,9 @@ from collections.abc import Callable
 
 
 def compiled(fn: Callable) -> Callable:
-    """`fn` compiled by numba (nopython, cached on disk) at its first call; `.load()` compiles it now."""
+    """`fn` compiled by numba (nopython, cached on disk) at its first call. `.load()` only makes numba's
+    dispatcher: the machine code for the arguments' types is compiled or read from the cache at the
+    first call."""
 
     @functools.cache
     def load():

@@ -232,10 +232,12 @@ def auto_files_per_part(num_files: int, cpus: int) -> int:
 
 
 def _load_reader() -> None:
-    from data_pipeline import denoise, fast_decimal
+    """Run each compiled loop once on a tiny input: numba loads a loop's machine code at its first call."""
+    from data_pipeline import denoise
+    from data_pipeline.skeleton_format import parse_skeleton_bytes
 
-    fast_decimal.scan.load()
-    denoise._column_variances.load()
+    parse_skeleton_bytes(b"0\n")
+    denoise._motion(np.zeros((1, 1, 3), dtype=np.float32))
 
 
 def _warm_workers(ray, n: int) -> list:

@@ -42,3 +42,24 @@ def test_importing_the_reader_does_not_import_numba():
     code = "import sys, data_pipeline.pipeline, data_pipeline.process; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_preprocess_warm_up_loads_the_machine_code_real_files_use():
+    """The job's warm-up task (data_pipeline.pipeline) must leave each loop compiled for the argument
+    types a real file gives it, or the first map task pays the loading after all."""
+    code = """
+import numpy as np
+from data_pipeline import denoise, fast_decimal, pipeline
+from data_pipeline.process import PreprocessConfig, process_sequence
+from data_pipeline.skeleton_format import parse_skeleton_text
+from data_pipeline.synthetic import generate_sample
+pipeline._load_reader()
+loops = (fast_decimal.scan.load(), denoise._column_variances.load())
+before = [len(f.signatures) for f in loops]
+from data_pipeline.skeleton_format import format_skeleton
+name, seq = generate_sample(0, 0)
+process_sequence(parse_skeleton_text(format_skeleton(seq)), None, PreprocessConfig())
+print(before, [len(f.signatures) for f in loops])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[1, 1] [1, 1]"
