@@ -311,7 +311,10 @@ def _run(listing: Listing, in_fs, raw_dir, out_dir, dataset, cfg, files_per_part
         ray = _ensure_ray(ray_address, num_cpus)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         per_part = files_per_part or auto_files_per_part(len(todo), cpus)
-        warming = _warm_workers(ray, min(cpus, -(-len(todo) // per_part)))  # noqa: F841 - held until the end
+        # Only when every CPU will run map tasks: a warm-up leaving a CPU free could send the first map task
+        # to another worker, which would then load the loops again.
+        parts = -(-len(todo) // per_part)
+        warming = _warm_workers(ray, cpus) if parts >= cpus else []  # noqa: F841 - held until the end
         # Ray Data sizes its CPU budget from its autoscaling coordinator (an actor started with the
         # first dataset): until that actor answers it runs one task at a time (log: "Active & requested
         # resources: 1/0 CPU"), ~1.5-5 s here, longer on a loaded machine. A placement group as the
