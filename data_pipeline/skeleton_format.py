@@ -16,7 +16,7 @@ The reader finds every value and line with one compiled pass over the bytes (`fa
 which also converts every plain decimal bit-identically to float() and flags the rest; it finds the
 frames and bodies from the lines' value counts at once (`_Lines.find_bodies`), checks every body's
 27 lines at once, and has float() vouch for the few flagged values, instead of a Python loop over
-every float of every line: 17-19x faster than a readline-per-line reader (tests/reference_reader.py)
+every float of every line: 17-20x faster than a readline-per-line reader (tests/reference_reader.py)
 on realistic 700 KB files with every field checked (benchmarks/bench_preprocess.py, CPU time).
 Every line's number of values is checked, and errors name the line.
 
