@@ -13,9 +13,10 @@ A plain decimal is [+-]digits[.digits] (or [+-].digits, digits.) with 1 to 18 di
 read as one integer m and its k digits after the dot give the value m / 10^k; when m < 2^53 and
 k <= 22 both are exact doubles, so the one correctly rounded division is the correctly rounded
 decimal: float()'s result (Clinger's fast path). The sign is applied after the division, so "-0"
-gives -0.0 as float() does. Every plain decimal is under 10^18, so finite in float32. Every other
-value (an exponent, 19+ digits, a letter) is a suspect: float() converts it or rejects it, by name
-and line (`check_suspects`).
+gives -0.0 as float() does. Other plain decimals (19+ digits, or above 2^53) go to float() when
+needed; with at most 38 digits before the dot they are under 10^38, so finite in float32. Every other
+value (an exponent, a letter, a longer number) is a suspect: float() converts it or rejects it, by
+name and line (`Tokens.check_suspects`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,6 @@ _MAX_DIGITS = 18  # digits that always fit an int64
 _NEG, _DOT, LONG, SUSPECT = 32, 64, -2, -1
 _F32_DIGITS = 38  # under 10^38 < float32's largest, 3.4e38
 _POW10 = 10.0 ** np.arange(23)  # exact doubles
-# kind & 63 -> the divisor, its sign the value's: -0 / -1 is -0.0 as float("-0"). Indices 23-31 unused.
-_DIVISOR = np.concatenate([10.0 ** np.arange(32), -(10.0 ** np.arange(32))])
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -186,7 +185,8 @@ class Tokens:
     def values(self, idx: np.ndarray, source: str) -> np.ndarray:
         """float64 of the values with indices `idx` [N], bit-identical to float(); raises for a non-number."""
         kind = self.kind[idx]
-        value = self.mant[idx] / _DIVISOR.take(kind & 63)
+        value = self.mant[idx] / _POW10.take(kind & 31, mode="clip")  # as the scan divides, then the sign
+        np.negative(value, out=value, where=(kind & _NEG) != 0)
         for i in np.flatnonzero(kind < 0).tolist():
             value[i] = self._float(int(idx[i]), source)
         return value

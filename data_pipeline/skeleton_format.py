@@ -76,7 +76,7 @@ class _Lines:
     """The non-blank lines of one file (index i = i-th non-blank line), for the structure checks."""
 
     def __init__(self, tokens: Tokens, source: str):
-        self.tokens, self.raw, self.source = tokens, tokens.raw, source
+        self.tokens, self.source = tokens, source
         self.content = tokens.line_no  # [C] 0-based line number of each non-blank line
         self.first_tok = tokens.line_tok  # [C] index of the line's first value
         self.ntok = tokens.line_ntok  # [C] values on the line
