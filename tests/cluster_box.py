@@ -102,6 +102,11 @@ class ClusterBox:
     def node_temp_dirs(self) -> list[str]:
         return [n.get_temp_dir_path() for n in self.workers]
 
+    def add_worker(self) -> None:
+        """One more worker node, as a cluster's autoscaler adds one: say, in place of a lost one."""
+        self.workers.append(_add_worker(self.cluster, self.root))
+        self.cluster.wait_for_nodes(timeout=120)
+
 
 def _moto(root: Path, procs: list, port: int) -> str:
     log = root / "moto.log"
@@ -131,6 +136,15 @@ def _node_ports() -> dict:
     return {"node_ip_address": "127.0.0.1", "dashboard_agent_listen_port": free_port(),
             "metrics_export_port": free_port(), "metrics_agent_port": free_port(),
             "runtime_env_agent_port": free_port()}
+
+
+def _add_worker(cluster, root: Path):
+    # Each node its own temp dir, never reused: a lost node's dir is its disk, gone with it.
+    n = 0
+    while (root / f"node{n}").exists():
+        n += 1
+    return cluster.add_node(num_cpus=NODE_CPUS, temp_dir=str(root / f"node{n}"),
+                            object_store_memory=200 * 1024**2, **_node_ports())
 
 
 @contextlib.contextmanager
@@ -183,9 +197,7 @@ def cluster_box(workers: int = 2) -> Iterator[ClusterBox]:
             "num_cpus": 0, "temp_dir": str(root / "head"), "include_dashboard": True, "dashboard_host": "127.0.0.1",
             "dashboard_port": free_port(), **_node_ports(),
         })
-        nodes = [cluster.add_node(num_cpus=NODE_CPUS, temp_dir=str(root / f"node{i}"),
-                                  object_store_memory=200 * 1024**2, **_node_ports())
-                 for i in range(workers)]
+        nodes = [_add_worker(cluster, root) for _ in range(workers)]
         tracking_uri = _mlflow(root, procs)
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         cluster.wait_for_nodes(timeout=120)
