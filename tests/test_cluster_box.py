@@ -126,8 +126,8 @@ def _train_worker_nodes(box, before: dict[str, str]) -> set[str]:
 def _wait_for_free_worker_cpus(box, timeout: float = 180) -> None:
     """Block until every worker node's CPUs are free again (the tests before may still be releasing theirs).
 
-    An elastic run starts with the workers the free CPUs allow: if a node were still busy, the run would
-    start with one worker on the other node, and the test would not see two nodes train."""
+    An elastic run sizes itself from its reservation, which counts the nodes' total CPUs, then places its
+    workers on the free ones: a node still busy would leave a worker waiting to be placed."""
     import ray
 
     from tests.cluster_box import NODE_CPUS
@@ -200,19 +200,22 @@ def test_two_nodes_through_s3_then_a_node_lost_mid_run_shrinks_and_finishes(box,
 
     epochs = 3
     client = MlflowClient(box.tracking_uri)
-    removed = threading.Event()
+    removed, run_over = threading.Event(), threading.Event()
     _wait_for_free_worker_cpus(box)
     before = _train_workers(box)
     worker_nodes = {n.node_id for n in box.workers}
     first_nodes: set[str] = set()
+    at_removal: dict[str, str] = {}
 
     def remove_a_node_after_the_first_epoch():
-        deadline = time.time() + 600
-        while time.time() < deadline:
+        # Gives up when the run is over: a node removed after it would prove nothing (and would hit the
+        # next test's box).
+        while not run_over.is_set():
             exp = client.get_experiment_by_name("box")
             runs = client.search_runs([exp.experiment_id], "tags.`mlflow.runName` = 'node-loss'") if exp else []
             if runs and _epochs_logged(box.tracking_uri, runs[0].info.run_id):
                 first_nodes.update(_train_worker_nodes(box, before))
+                at_removal.update(_train_workers(box))
                 victim = box.workers[-1]
                 box.cluster.remove_node(victim, allow_graceful=False)  # a real loss: its processes killed
                 box.workers.remove(victim)
@@ -222,12 +225,17 @@ def test_two_nodes_through_s3_then_a_node_lost_mid_run_shrinks_and_finishes(box,
 
     watcher = threading.Thread(target=remove_a_node_after_the_first_epoch, daemon=True)
     watcher.start()
-    out = run_pretrain(load_config(PretrainConfig, _pretrain_args(
-        box, s3_dataset, "node-loss", "--optim.epochs", str(epochs), "--scaling.num_workers", "2",
-        "--scaling.min_workers", "1", "--max_failures", "3")))
-    watcher.join(timeout=10)
+    try:
+        out = run_pretrain(load_config(PretrainConfig, _pretrain_args(
+            box, s3_dataset, "node-loss", "--optim.epochs", str(epochs), "--scaling.num_workers", "2",
+            "--scaling.min_workers", "1", "--max_failures", "3")))
+    finally:
+        run_over.set()
+        watcher.join(timeout=60)
     assert removed.is_set(), "the run ended before a node could be removed"
     assert first_nodes == worker_nodes, "the two train workers of the first epoch did not run on the two nodes"
+    # It shrank: after the loss, the run went on in a new train worker on the node left.
+    assert _train_worker_nodes(box, at_removal) == {n.node_id for n in box.workers}, "no restart on the node left"
     run = client.get_run(out["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["git_commit"] != "unknown"

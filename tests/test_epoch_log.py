@@ -3,6 +3,9 @@ MLflow SQLite store; the callback is driven the way Ray Train's controller calls
 
 from __future__ import annotations
 
+import threading
+import time
+
 from mlflow.tracking import MlflowClient
 
 from skelmae.train.epoch_log import EpochConsole, EpochMetricsLogger, epoch_line
@@ -48,6 +51,29 @@ def test_console_prints_each_logged_epoch_once(tmp_path):
     console.poll()
     assert len(lines) == 1
     assert lines[0].startswith("epoch 3/12  loss 0.0328  lr 1.2e-3  112 seq/s  knn 0.68  eta ")
+
+
+def test_two_overlapping_polls_print_an_epoch_once(tmp_path):
+    """The console's last poll (on exit) can meet its thread's poll still reading MLflow."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("e")).info.run_id
+    lines: list[str] = []
+    console = EpochConsole(uri, run_id, epochs=12, write=lines.append)
+    EpochMetricsLogger(uri, run_id).after_report(None, [{"epoch": 0, "loss": 0.5}], CKPT)
+    read_run = console.client.get_run
+
+    def slow_read(rid):  # between finding the new epoch and printing it: where two polls overlap
+        time.sleep(0.5)
+        return read_run(rid)
+
+    console.client.get_run = slow_read
+    polls = [threading.Thread(target=console.poll) for _ in range(2)]
+    for t in polls:
+        t.start()
+    for t in polls:
+        t.join()
+    assert len(lines) == 1, lines
 
 
 def test_epoch_line_format():

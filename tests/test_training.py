@@ -81,8 +81,10 @@ def test_bad_config_fails_before_ray(tmp_path):
         (["--model.mask_ratio", "1.0"], "model.mask_ratio"),
         (["--data.path", str(tmp_path / "missing")], "data.path"),
     ]:
+        # Without the session's tracking URI the job's default store is ./mlflow.db: none may appear.
+        env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
         p = subprocess.run([sys.executable, str(REPO / "jobs/pretrain.py"), *argv], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=env)
         assert p.returncode == 2, p.stderr
         assert field in p.stderr
         assert "Ray" not in p.stdout + p.stderr.replace(field, "")

@@ -90,6 +90,9 @@ class EpochConsole:
         self.write = write or (lambda line: print(line, flush=True))
         self._seen = {int(m.step) for m in self.client.get_metric_history(run_id, KEY)}
         self._stop = threading.Event()
+        # The last poll in __exit__ may meet a thread poll still running (a slow MLflow read outlasts the
+        # join): one at a time, so no epoch prints twice.
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="skelmae-epoch-console", daemon=True)
         self._t0 = time.monotonic()
         self._done0 = len(self._seen)
@@ -111,6 +114,10 @@ class EpochConsole:
                 pass
 
     def poll(self) -> None:
+        with self._lock:
+            self._poll()
+
+    def _poll(self) -> None:
         history = self.client.get_metric_history(self.run_id, KEY)
         new = sorted({int(m.step) for m in history} - self._seen)
         if not new:

@@ -38,6 +38,9 @@ class EvalProgress:
         self.counter = None
         self._progress: Progress | None = None
         self._stop = threading.Event()
+        # A read-and-show still running in the thread after the join (a slow read outlasts it) must not
+        # show its older count after the final one.
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="skelmae-eval-progress", daemon=True)
 
     def __enter__(self) -> EvalProgress:
@@ -51,7 +54,8 @@ class EvalProgress:
         self._thread.join(timeout=10)
         try:
             if exc[0] is None:
-                self._progress.update_to(self._read())
+                with self._lock:
+                    self._progress.update_to(self._read())
             self._progress.__exit__(*exc)
         finally:
             ray.kill(self.counter)
@@ -62,6 +66,7 @@ class EvalProgress:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self._progress.update_to(self._read())
+                with self._lock:
+                    self._progress.update_to(self._read())
             except Exception:  # noqa: BLE001 - a progress line is never worth failing the job
                 pass
