@@ -38,13 +38,17 @@ def test_each_epoch_logged_once_after_its_checkpoint_through_a_restart(tmp_path)
     assert "score" not in client.get_run(run_id).data.metrics
 
 
-def test_console_prints_each_logged_epoch_once(tmp_path):
+def _console_on_a_new_run(tmp_path) -> tuple[EpochConsole, EpochMetricsLogger, list[str]]:
+    """A console of 12 epochs writing into a list, and the logger of the same new run."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(uri)
     run_id = client.create_run(client.create_experiment("e")).info.run_id
     lines: list[str] = []
-    console = EpochConsole(uri, run_id, epochs=12, write=lines.append)
-    cb = EpochMetricsLogger(uri, run_id)
+    return EpochConsole(uri, run_id, epochs=12, write=lines.append), EpochMetricsLogger(uri, run_id), lines
+
+
+def test_console_prints_each_logged_epoch_once(tmp_path):
+    console, cb, lines = _console_on_a_new_run(tmp_path)
     cb.after_report(None, [{"epoch": 2, "loss": 0.0328, "lr": 1.2e-3, "sequences_per_s": 112.4,
                             "knn_acc": 0.681}], CKPT)
     console.poll()
@@ -55,12 +59,8 @@ def test_console_prints_each_logged_epoch_once(tmp_path):
 
 def test_two_overlapping_polls_print_an_epoch_once(tmp_path):
     """The console's last poll (on exit) can meet its thread's poll still reading MLflow."""
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    client = MlflowClient(uri)
-    run_id = client.create_run(client.create_experiment("e")).info.run_id
-    lines: list[str] = []
-    console = EpochConsole(uri, run_id, epochs=12, write=lines.append)
-    EpochMetricsLogger(uri, run_id).after_report(None, [{"epoch": 0, "loss": 0.5}], CKPT)
+    console, cb, lines = _console_on_a_new_run(tmp_path)
+    cb.after_report(None, [{"epoch": 0, "loss": 0.5}], CKPT)
     read_run = console.client.get_run
 
     def slow_read(rid):  # between finding the new epoch and printing it: where two polls overlap
