@@ -7,7 +7,6 @@ down at the end. Everything binds to 127.0.0.1.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.cluster_box import MLFLOW_SERVER_ENV, free_port
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
@@ -90,17 +91,11 @@ def mlflow_store(tmp_path_factory) -> str:
     return uri
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on 127.0.0.1 with its own SQLite store; yields its http URI."""
     root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "mlflow", "server",
@@ -111,8 +106,7 @@ def mlflow_server(tmp_path_factory):
         ],
         stdout=open(root / "server.log", "wb"),
         stderr=subprocess.STDOUT,
-        # MLflow 3's GenAI job runner (a pool of huey consumers, ~1.5 GB) serves nothing the tests use.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env={**os.environ, **MLFLOW_SERVER_ENV},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90

@@ -154,7 +154,6 @@ def test_basic_auth_server_refuses_anonymous_clients_and_accepts_the_admin(tmp_p
     """A real `mlflow server --app-name basic-auth` on 127.0.0.1, configured as cluster.yaml configures it."""
     import os
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -163,18 +162,16 @@ def test_basic_auth_server_refuses_anonymous_clients_and_accepts_the_admin(tmp_p
 
     import mlflow
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.cluster_box import MLFLOW_SERVER_ENV, free_port
+
+    port = free_port()
     ini = tmp_path / "basic_auth.ini"
     ini.write_text("[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
                    f"database_uri = sqlite:///{tmp_path / 'basic_auth.db'}\nadmin_username = admin\n"
                    "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
     password = os.urandom(12).hex()
     env = {**os.environ, "MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_AUTH_ADMIN_PASSWORD": password,
-           "MLFLOW_FLASK_SERVER_SECRET_KEY": os.urandom(16).hex(),
-           # The server's job runner (7 consumer processes) is not needed here: on 2 cores it costs a minute.
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": os.urandom(16).hex(), **MLFLOW_SERVER_ENV}
     env.pop("MLFLOW_TRACKING_USERNAME", None)
     env.pop("MLFLOW_TRACKING_PASSWORD", None)
     log = tmp_path / "server.log"

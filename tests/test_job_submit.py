@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,17 +15,13 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.cluster_box import free_port
+
 # End to end: starts a Ray cluster and submits a training job.
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ray(args: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -71,9 +66,9 @@ def test_ray_job_submit_pretrain(synthetic_dataset, tmp_path):
     # `ray start` must run from the venv: the job's `python` comes from that process's PATH.
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "token",
            "RAY_USAGE_STATS_ENABLED": "0"}
-    dash = _free_port()
+    dash = free_port()
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    start = _ray(["start", "--head", f"--port={_free_port()}", "--node-ip-address=127.0.0.1",
+    start = _ray(["start", "--head", f"--port={free_port()}", "--node-ip-address=127.0.0.1",
                   "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", "--num-cpus=2",
                   f"--temp-dir={temp_dir}", "--disable-usage-stats"], env)
     assert start.returncode == 0, start.stdout + start.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,13 @@ import pytest
 
 from data_pipeline.synthetic import generate_dataset
 from skelmae.serve.predict import MAX_BATCH, prepare_file
+from tests.cluster_box import free_port
 
 # End to end: trains a classifier and starts `mlflow models serve`.
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str) -> int:
@@ -40,7 +34,7 @@ def _get(url: str) -> int:
 @pytest.fixture
 def served_champion(trained_classifier, tmp_path):
     """`mlflow models serve -m models:/NAME@champion` on 127.0.0.1 in this environment; yields its URL."""
-    port = _free_port()
+    port = free_port()
     # The server runs `uvicorn` from PATH: the project's venv, nothing installed (--env-manager local).
     env = {**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
            "MLFLOW_TRACKING_URI": trained_classifier["tracking_uri"]}
